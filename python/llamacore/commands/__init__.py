@@ -1,0 +1,1 @@
+"""Subcommands of the `llamacore` CLI, one module each (see llamacore/cli.py)."""
