@@ -141,9 +141,10 @@ def quantize(array: np.ndarray, qtype: str | int) -> np.ndarray:
     IEEE does.
     """
     t = _qtype(qtype)
-    x = np.ascontiguousarray(array, dtype=np.float32)
+    x = np.asarray(array, dtype=np.float32)
     if x.ndim == 0:
         raise ValueError("quantize needs at least a 1-D array")
+    x = np.ascontiguousarray(x)
     _, bs, ts = _core.quants_type_traits(int(t))
     if x.shape[-1] % bs:
         raise ValueError(f"last dimension {x.shape[-1]} is not a multiple of the {t.name} block size {bs}")
