@@ -115,7 +115,7 @@ float make_q3_quants(int n, int nmax, const float* x, int8_t* L) {
         if (!n_changed) break;
     }
     for (int i = 0; i < n; ++i) L[i] = static_cast<int8_t>(L[i] + nmax);
-    return sumlx / suml2;
+    return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
 }
 
 // Asymmetric quantization x ~ scale*L - the_min with L in [0, nmax], min <= 0: start from the (min, max) range,
@@ -297,7 +297,7 @@ void quantize_iq4_impl(int super_block_size, const float* x, f16_t* dh, uint8_t*
             sumqx += w * q * xb[j];
             sumq2 += w * q * q;
         }
-        d = sumqx / sumq2;
+        d = sumq2 > 0 ? sumqx / sumq2 : 0.f;
         float best = d * sumqx;
         for (int itry = -ntry; itry <= ntry; ++itry) {
             id = (itry + values[0]) / max;

@@ -57,6 +57,9 @@ void dequantize_row_iq4_nl(const block_iq4_nl* x, float* y, int64_t n);
 void dequantize_row_iq4_xs(const block_iq4_xs* x, float* y, int64_t n);
 
 // ---- per-type reference quantizers (llama.cpp's quantize_row_*_ref) ----
+// Each gives the bytes llama.cpp's ggml_quantize_chunk (what llama-quantize calls) writes without an importance
+// matrix. One nuance: for IQ4_NL that is quantize_iq4_nl (scale search with ntry = 7), which llama.cpp's own
+// quantize_row_iq4_nl_ref skips (ntry = -1, a cheaper variant for run-time conversions); we follow the file path.
 
 void quantize_row_q4_0_ref(const float* x, block_q4_0* y, int64_t n);
 void quantize_row_q4_1_ref(const float* x, block_q4_1* y, int64_t n);
