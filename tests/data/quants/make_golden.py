@@ -1,11 +1,12 @@
 """Make tests/data/quants/golden.npz: llama.cpp's own quantizer output on fixed inputs (not run in CI).
 
 Run with the peer's python (llama.cpp through llama-cpp-python 0.3.36, see /work/shared/tools/peer.sh):
-    $(bash /work/shared/tools/peer.sh) tests/data/quants/make_golden.py
-It loads libggml-base from the llama_cpp package with ctypes and calls
+    $(bash /work/shared/tools/peer.sh) tests/data/quants/make_golden.py [path/to/libggml-base.so]
+(any python with numpy and gguf works when the library path is given). It loads libggml-base from the llama_cpp
+package with ctypes and calls
   - ggml_quantize_chunk(type, src, dst, 0, nrows, n_per_row, imatrix=NULL) for the weight formats (the path
     llama-quantize takes without an importance matrix), and
-  - ggml_get_type_traits(type)->from_float_ref for the activation formats Q8_1 and Q8_K (not quantize_chunk types).
+  - the exported quantize_row_q8_1_ref / quantize_row_q8_K_ref for the activation formats (not quantize_chunk types).
 It also decodes every output with ggml's to_float and checks that against the gguf package's numpy dequantize
 (printed, not stored: the file stays small). Keys: "x/<case>" float32 (rows, n); "<FORMAT>/<case>" uint8 bytes.
 """
@@ -51,7 +52,7 @@ class TypeTraits(ctypes.Structure):  # struct ggml_type_traits (ggml.h)
     ]
 
 
-ROW_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64)
+ROW_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64)  # to_float(src, dst, n)
 
 
 def cases() -> dict[str, np.ndarray]:
@@ -86,10 +87,14 @@ def cases() -> dict[str, np.ndarray]:
 
 def main() -> None:
     import gguf
-    import llama_cpp
 
-    libdir = pathlib.Path(llama_cpp.__file__).parent / "lib"
-    base = ctypes.CDLL(str(next(libdir.glob("libggml-base.so*"))))
+    if len(sys.argv) > 1:
+        lib = pathlib.Path(sys.argv[1])
+    else:
+        import llama_cpp
+
+        lib = next((pathlib.Path(llama_cpp.__file__).parent / "lib").glob("libggml-base.so*"))
+    base = ctypes.CDLL(str(lib))
     base.ggml_quantize_chunk.restype = ctypes.c_size_t
     base.ggml_quantize_chunk.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64]
     base.ggml_quantize_chunk.argtypes += [ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p]
@@ -104,21 +109,23 @@ def main() -> None:
             tr = base.ggml_get_type_traits(tid).contents
             assert n % tr.blck_size == 0
             dst = np.zeros(rows * n // tr.blck_size * tr.type_size, np.uint8)
-            if name in FROM_FLOAT_REF_ONLY:
-                ROW_FN(tr.from_float_ref)(x.ctypes.data, dst.ctypes.data, x.size)
+            if name in FROM_FLOAT_REF_ONLY:  # exported reference functions (Q8_K has no from_float_ref in traits)
+                fn = getattr(base, f"quantize_row_{name[:2].lower()}{name[2:]}_ref")
+                fn.argtypes, fn.restype = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64], None
+                fn(x.ctypes.data, dst.ctypes.data, x.size)
             else:
                 size = base.ggml_quantize_chunk(tid, x.ctypes.data, dst.ctypes.data, 0, rows, n, None)
                 assert size == dst.size, (name, size, dst.size)
-            deq = np.zeros(x.size, np.float32)
-            ROW_FN(tr.to_float)(dst.ctypes.data, deq.ctypes.data, x.size)
-            if name not in FROM_FLOAT_REF_ONLY:
+            if tr.to_float and name not in FROM_FLOAT_REF_ONLY:
+                deq = np.zeros(x.size, np.float32)
+                ROW_FN(tr.to_float)(dst.ctypes.data, deq.ctypes.data, x.size)
                 with np.errstate(all="ignore"):
                     want = np.asarray(gguf.quants.dequantize(dst.reshape(1, -1), tid), np.float32).reshape(-1)
                 same = np.array_equal(deq.view(np.uint32), want.view(np.uint32))
                 print(f"{name:7s} {case:13s} ggml to_float == gguf numpy: {same}", file=sys.stderr)
             out[f"{name}/{case}"] = dst
     np.savez_compressed(OUT, **out)
-    print(f"wrote {OUT} ({OUT.stat().st_size} bytes) with llama_cpp {llama_cpp.__version__}", file=sys.stderr)
+    print(f"wrote {OUT} ({OUT.stat().st_size} bytes) from {lib.resolve()}", file=sys.stderr)
 
 
 if __name__ == "__main__":
