@@ -14,6 +14,7 @@ It also decodes every output with ggml's to_float and checks that against the gg
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import pathlib
 import sys
 
@@ -124,6 +125,8 @@ def main() -> None:
                 same = np.array_equal(deq.view(np.uint32), want.view(np.uint32))
                 print(f"{name:7s} {case:13s} ggml to_float == gguf numpy: {same}", file=sys.stderr)
             out[f"{name}/{case}"] = dst
+    digest = hashlib.sha256(lib.read_bytes()).hexdigest()
+    out["meta/source"] = np.array(f"{lib.resolve().name} sha256 {digest}")
     np.savez_compressed(OUT, **out)
     print(f"wrote {OUT} ({OUT.stat().st_size} bytes) from {lib.resolve()}", file=sys.stderr)
 
