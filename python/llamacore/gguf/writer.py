@@ -72,6 +72,7 @@ _TENSOR_DTYPES = {
     GGMLType.I64: np.dtype("<i8"),
 }
 _DTYPE_TO_TENSOR_TYPE = {v: k for k, v in _TENSOR_DTYPES.items()}
+_F32_MAX = float(np.finfo(np.float32).max)
 _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
 
@@ -151,7 +152,7 @@ def _encode_scalar(v: Any, t: GGUFValueType) -> bytes:
         v = 1 if v else 0
     elif t in (GGUFValueType.FLOAT32, GGUFValueType.FLOAT64):
         v = float(v)
-        if t == GGUFValueType.FLOAT32 and np.isfinite(v) and not np.isfinite(np.float32(v)):
+        if t == GGUFValueType.FLOAT32 and np.isfinite(v) and abs(v) > _F32_MAX:
             raise ValueError(f"{v} does not fit in FLOAT32")
         if t == GGUFValueType.FLOAT32:
             return np.float32(v).astype("<f4").tobytes()
@@ -228,13 +229,15 @@ class GGUFWriter:
             vtype = GGUFValueType(vtype)
         is_array = isinstance(value, (list, tuple, np.ndarray))
         if is_array and vtype not in (None, GGUFValueType.ARRAY):
-            vtype, etype = GGUFValueType.ARRAY, etype or vtype
+            vtype, etype = GGUFValueType.ARRAY, vtype if etype is None else etype
         if vtype is None:
             vtype = _infer_scalar(value)
         if vtype == GGUFValueType.ARRAY:
             if not is_array:
                 raise TypeError(f"'{key}': ARRAY value must be a list, tuple or numpy array")
-            data = _U32.pack(vtype) + _encode_array_items(value, etype or _infer_element(value), 1)
+            if etype is None:  # (not `or`: UINT8 is 0)
+                etype = _infer_element(value)
+            data = _U32.pack(vtype) + _encode_array_items(value, etype, 1)
         else:
             if is_array:
                 raise TypeError(f"'{key}': a {vtype.name} value cannot be a list")
