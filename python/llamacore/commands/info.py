@@ -85,13 +85,25 @@ def format_info(d: dict[str, Any]) -> str:
         ("layers", d["block_count"]),
         ("embedding", d["embedding_length"]),
         ("heads", f"{d['head_count']} (kv {d['head_count_kv']})" if d["head_count"] is not None else None),
-        ("tokenizer", f"{d['tokenizer_model']}, pre-tokenizer {d['tokenizer_pre']}, {d['vocab_size']} tokens"),
+        (
+            "tokenizer",
+            "none"
+            if d["tokenizer_model"] is None
+            else f"{d['tokenizer_model']}, pre-tokenizer {d['tokenizer_pre']}, {d['vocab_size']} tokens",
+        ),
         ("chat template", f"present ({d['chat_template_chars']} chars)" if d["chat_template"] else "absent"),
     ]
     width = max(len(k) for k, _ in rows)
     lines = [f"{k:<{width}}  {v}" for k, v in rows if v is not None]
-    # str() of values from the file may hold surrogate escapes (invalid UTF-8): show them as replacement marks
-    return "\n".join(line.encode("utf-8", "replace").decode("utf-8") for line in lines)
+    return "\n".join(_printable(line) for line in lines)
+
+
+def _printable(text: str) -> str:
+    """Strings from the file keep invalid UTF-8 bytes as surrogate escapes: print them as U+FFFD."""
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -99,7 +111,7 @@ def main(args: argparse.Namespace) -> int:
 
     info = describe(resolve(args.model))
     if args.json:
-        print(json.dumps(info, indent=2, ensure_ascii=False).encode("utf-8", "replace").decode("utf-8"))
+        print(_printable(json.dumps(info, indent=2, ensure_ascii=False)))
     else:
         print(format_info(info))
     return 0
