@@ -160,6 +160,14 @@ def test_nested_arrays_read_up_to_a_depth(tmp_path):
     expect_error(tmp_path, build([kv("n", V.ARRAY, deep)]), r"nested deeper than 8")
     # a million levels: an error, not a RecursionError
     expect_error(tmp_path, build([kv("n", V.ARRAY, arr(V.ARRAY, 1) * 1_000_000)]), r"nested deeper")
+    # a million empty inner arrays: refused (each would be a Python object ten times its size in the file)
+    many = arr(V.ARRAY, 1 << 20, arr(V.INT32, 0) * (1 << 20))
+    expect_error(tmp_path, build([kv("n", V.ARRAY, many)]), r"array 'n' count.*more than 65536 arrays", KV0 + 17)
+
+
+def test_long_keys_are_shortened_in_messages(tmp_path):
+    msg = expect_error(tmp_path, build([kv("k" * 1_000_000, 99, b"")]), r"value type of 'kkk+\.\.\.'")
+    assert len(msg) < 1000
 
 
 @pytest.mark.parametrize(

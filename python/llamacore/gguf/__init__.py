@@ -14,7 +14,7 @@ Types of `GGUFFile.metadata` values:
     array of a numeric or bool type -> 1-D numpy array (its own copy, dtype of the element type, e.g. int32, float32,
               bool), whatever its length: tokenizer.ggml.scores is float32[n_vocab], token_type int32[n_vocab]
     array of STRING -> list[str] (tokenizer.ggml.tokens, tokenizer.ggml.merges: real lists, parsed in C++)
-    array of arrays -> list of the above (nested up to 8 levels; deeper is a GGUFError)
+    array of arrays -> list of the above (up to 8 levels and 65536 inner arrays; more is a GGUFError)
 `GGUFFile.metadata_types[key]` keeps the stored type (GGUFValueType, or (ARRAY, element type)) so a file can be
 rewritten with the same types.
 

@@ -32,6 +32,7 @@ from .constants import (
     MAX_ARRAY_NESTING,
     MAX_DIMS,
     MAX_NAME_BYTES,
+    MAX_NESTED_ARRAYS,
     SCALAR_FORMATS,
     GGMLType,
     GGUFValueType,
@@ -137,6 +138,7 @@ class _Parser:
         self.buf = buf
         self.size = size
         self.pos = 0
+        self.nested_left = MAX_NESTED_ARRAYS
 
     def fail(self, field: str, offset: int, problem: str):
         raise GGUFError(f"{self.part.path}: {field} at byte offset {offset}: {problem}")
@@ -216,6 +218,9 @@ class _Parser:
         if etype == GGUFValueType.ARRAY:
             if depth + 1 >= MAX_ARRAY_NESTING:
                 self.fail(f"{field} element type", at, f"arrays nested deeper than {MAX_ARRAY_NESTING} levels")
+            self.nested_left -= count  # each inner array costs a Python object ~10x its 12 bytes in the file
+            if self.nested_left < 0:
+                self.fail(f"{field} count", count_at, f"more than {MAX_NESTED_ARRAYS} arrays inside one array value")
             out = []
             for i in range(count):
                 out.append(self.array(f"{key}[{i}]", depth + 1))
@@ -281,22 +286,24 @@ class _Parser:
         for i in range(n_kv):
             key_at = self.pos
             key = self.name(f"key of metadata pair {i}")
+            label = key if len(key) <= 100 else key[:100] + "..."  # for messages: a key may be megabytes long
             if key in part.metadata:
-                self.fail(f"key '{key}'", key_at, "duplicate key")
+                self.fail(f"key '{label}'", key_at, "duplicate key")
             type_at = self.pos
-            vtype = self.u32(f"value type of '{key}'")
+            vtype = self.u32(f"value type of '{label}'")
             if vtype not in _VALUE_TYPES:
-                self.fail(f"value type of '{key}'", type_at, f"unknown value type {vtype}")
+                self.fail(f"value type of '{label}'", type_at, f"unknown value type {vtype}")
             vtype = GGUFValueType(vtype)
             if key == "general.alignment":
                 alignment_at = self.pos
             if vtype == GGUFValueType.ARRAY:
                 etype_at = self.pos
-                part.metadata[key] = self.value(vtype, key, 0)
+                self.nested_left = MAX_NESTED_ARRAYS
+                part.metadata[key] = self.value(vtype, label, 0)
                 (etype,) = _U32.unpack_from(self.buf, etype_at)
                 part.metadata_types[key] = (vtype, GGUFValueType(etype))
             else:
-                part.metadata[key] = self.value(vtype, key, 0)
+                part.metadata[key] = self.value(vtype, label, 0)
                 part.metadata_types[key] = vtype
 
         if alignment_at is not None:
