@@ -76,6 +76,10 @@ def time_peer(py: str, path: Path, what: str) -> float:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def keep_best(best: dict[str, float], key: str, t: float) -> None:
+    best[key] = min(best.get(key, t), t)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("models", nargs="*", default=["smollm2-135m-instruct", "gemma3-270m"])
@@ -89,14 +93,13 @@ def main() -> None:
     for name in args.models:
         path = hub.resolve(name)
         best: dict[str, float] = {}
-        keep = best.__setitem__
 
         time_llamacore(path)  # warm the page cache
         for _ in range(args.repeat):
-            keep("llamacore GGUFFile", min(best.get("llamacore GGUFFile", 1e9), time_llamacore(path)))
+            keep_best(best, "llamacore GGUFFile", time_llamacore(path))
             if peer:
-                keep("llama.cpp vocab_only", min(best.get("llama.cpp vocab_only", 1e9), time_peer(peer, path, "vocab")))
-                keep("llama.cpp model load", min(best.get("llama.cpp model load", 1e9), time_peer(peer, path, "model")))
+                keep_best(best, "llama.cpp vocab_only", time_peer(peer, path, "vocab"))
+                keep_best(best, "llama.cpp model load", time_peer(peer, path, "model"))
         if not args.no_gguf:
             construct, total = time_gguf_package(path)  # once: it is slow
             best["gguf GGUFReader()"] = construct
