@@ -195,3 +195,19 @@ def test_live_against_gguf_package(smollm2_path):
             mine = f.tensors[t.name]
             assert (mine.type, list(mine.shape), mine.offset) == (int(t.tensor_type), list(t.shape), t.data_offset)
             assert mine.data.tobytes() == np.asarray(t.data).tobytes()
+
+
+@pytest.mark.parametrize(
+    "no, count, pattern",
+    [
+        (0, "3", r"split.count at byte offset \d+: '3' is not an integer"),
+        (7, 3, r"split.no at byte offset \d+: part 7 of 3 is impossible"),
+        (0, 3, r"split.count at byte offset \d+: a split model of 3 parts must be named"),
+    ],
+)
+def test_split_metadata_errors(tmp_path, no, count, pattern):
+    w = GGUFWriter(tmp_path / "not-split-name.gguf")
+    w.add("split.no", no, GGUFValueType.UINT16)
+    w.add("split.count", count, None if isinstance(count, str) else GGUFValueType.UINT16)
+    with pytest.raises(GGUFError, match=pattern):
+        GGUFFile(w.write())

@@ -126,6 +126,7 @@ class _Part:
         self.infos: list[tuple[str, tuple[int, ...], GGMLType, int, int]] = []  # name, shape, type, offset, at
         self.alignment = GGUF_DEFAULT_ALIGNMENT
         self.data_offset = 0
+        self.value_at: dict[str, int] = {}  # key -> byte offset of its value, for messages
         self.size = 0
         self.map: mmap.mmap | None = None
 
@@ -282,7 +283,6 @@ class _Parser:
         if n_tensors * _MIN_TENSOR_INFO_BYTES > left:
             self.fail("tensor count", 8, f"{n_tensors} tensor infos cannot fit in the {left} bytes left in the file")
 
-        alignment_at = None
         for i in range(n_kv):
             key_at = self.pos
             key = self.name(f"key of metadata pair {i}")
@@ -294,8 +294,7 @@ class _Parser:
             if vtype not in _VALUE_TYPES:
                 self.fail(f"value type of '{label}'", type_at, f"unknown value type {vtype}")
             vtype = GGUFValueType(vtype)
-            if key == "general.alignment":
-                alignment_at = self.pos
+            part.value_at[key] = self.pos
             if vtype == GGUFValueType.ARRAY:
                 etype_at = self.pos
                 self.nested_left = MAX_NESTED_ARRAYS
@@ -306,6 +305,7 @@ class _Parser:
                 part.metadata[key] = self.value(vtype, label, 0)
                 part.metadata_types[key] = vtype
 
+        alignment_at = part.value_at.get("general.alignment")
         if alignment_at is not None:
             a, atype = part.metadata["general.alignment"], part.metadata_types["general.alignment"]
             if atype != GGUFValueType.UINT32:
@@ -404,6 +404,24 @@ class _Parser:
             expected, prev = _align(offset + nbytes, part.alignment), name
 
 
+def _fail_at(part: _Part, key: str, problem: str):
+    raise GGUFError(f"{part.path}: {key} at byte offset {part.value_at.get(key, 0)}: {problem}")
+
+
+def _split_position(part: _Part) -> tuple[int, int]:
+    """(split.no, split.count) of a part; (0, 1) for a file that is not split."""
+    count = part.metadata.get("split.count")
+    if count is None:
+        return 0, 1
+    no = part.metadata.get("split.no", 0)
+    for key, v in (("split.count", count), ("split.no", no)):
+        if type(v) is not int:
+            _fail_at(part, key, f"{v!r} is not an integer")
+    if count < 1 or not 0 <= no < count:
+        _fail_at(part, "split.no", f"part {no} of {count} is impossible")
+    return no, count
+
+
 def _open_part(path: Path) -> _Part:
     part = _Part(path)
     with open(path, "rb") as f:
@@ -456,36 +474,36 @@ class GGUFFile:
                 self.tensors[name] = GGUFTensor(name, shape, ttype, part.data_offset + offset, nbytes, i, part.map)
 
     def _open_other_parts(self, first: _Part) -> None:
-        count = first.metadata.get("split.count", 1)
-        if not isinstance(count, int) or count <= 1:
+        no, count = _split_position(first)
+        if count == 1:
             return
-        no = first.metadata.get("split.no", 0)
-        m = _SPLIT_NAME.match(first.path.name)
         if no != 0:
-            raise GGUFError(
-                f"{first.path}: split.no: this is part {no + 1} of {count} of a split model; open the "
-                "first part (name-00001-of-NNNNN.gguf)"
+            _fail_at(
+                first,
+                "split.no",
+                f"this is part {no + 1} of {count} of a split model; open the first part (NAME-00001-of-NNNNN.gguf)",
             )
+        m = _SPLIT_NAME.match(first.path.name)
         if m is None or int(m["count"]) != count:
-            raise GGUFError(
-                f"{first.path}: split.count: a split model of {count} parts must be named "
-                f"NAME-00001-of-{count:05d}.gguf so that its other parts can be found"
+            _fail_at(
+                first,
+                "split.count",
+                f"a split model of {count} parts must be named "
+                f"NAME-00001-of-{count:05d}.gguf so that its other parts can be found",
             )
         for i in range(1, count):
             p = first.path.with_name(f"{m['prefix']}-{i + 1:05d}-of-{count:05d}.gguf")
             if not p.exists():
-                raise GGUFError(f"{first.path}: split.count: part {i + 1} of {count} is missing ({p})")
+                _fail_at(first, "split.count", f"part {i + 1} of {count} is missing ({p})")
             part = _open_part(p)
             self._parts.append(part)
-            if part.metadata.get("split.no") != i or part.metadata.get("split.count") != count:
-                raise GGUFError(
-                    f"{p}: split.no/split.count: expected part {i} of {count}, found "
-                    f"{part.metadata.get('split.no')} of {part.metadata.get('split.count')}"
-                )
+            if _split_position(part) != (i, count):
+                found = _split_position(part)
+                _fail_at(part, "split.no", f"expected part {i} of {count} (0-based), found {found[0]} of {found[1]}")
         total = first.metadata.get("split.tensors.count")
         found = sum(len(p.infos) for p in self._parts)
         if total is not None and total != found:
-            raise GGUFError(f"{first.path}: split.tensors.count: says {total} tensors, the parts hold {found}")
+            _fail_at(first, "split.tensors.count", f"says {total} tensors, the {count} parts hold {found}")
 
     @property
     def paths(self) -> list[Path]:
