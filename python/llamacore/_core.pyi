@@ -79,3 +79,9 @@ def ops_copy_rows(
     x: npt.ArrayLike, type: int, rows: npt.ArrayLike | None = None, n_dst_rows: int = 0
 ) -> npt.NDArray[np.uint8]: ...
 def threadpool_selftest(n_threads: int, n_runs: int, n_barriers: int) -> int: ...
+
+# --- gguf ---
+def gguf_read_strings(buffer: object, offset: int, count: int) -> tuple[list[str], int]:
+    """Parse `count` GGUF strings (u64 length + UTF-8, surrogateescape) at `offset` of a buffer; returns the strings
+    and the offset after the last one. ValueError (naming the string and its byte offset) if the buffer is short."""
+    ...
