@@ -453,9 +453,8 @@ def test_chat_completion_shape_and_prompt():
     llm, eng = make_llama(script, add_bos=False)
     out = llm.create_chat_completion([{"role": "user", "content": "Hello"}], temperature=0)
     assert out["id"].startswith("chatcmpl-") and out["object"] == "chat.completion"
-    assert out["choices"] == [
-        {"index": 0, "message": {"role": "assistant", "content": "Hi there!"}, "logprobs": None, "finish_reason": "stop"}
-    ]
+    message = {"role": "assistant", "content": "Hi there!"}
+    assert out["choices"] == [{"index": 0, "message": message, "logprobs": None, "finish_reason": "stop"}]
     assert out["usage"] == {"prompt_tokens": n_prompt, "completion_tokens": 9, "total_tokens": n_prompt + 9}
     assert FakeTokenizer(False).detokenize(eng.cache[:n_prompt], special=True) == prompt
 
@@ -466,7 +465,8 @@ def test_chat_stream_chunks():
     script = [0] * n_prompt + list(b"Hey") + [IM_END] + [0] * 20
     llm, _ = make_llama(script, add_bos=False)
     chunks = list(llm.create_chat_completion([{"role": "user", "content": "Hello"}], temperature=0, stream=True))
-    assert chunks[0]["choices"][0] == {"index": 0, "delta": {"role": "assistant"}, "logprobs": None, "finish_reason": None}
+    first = {"index": 0, "delta": {"role": "assistant"}, "logprobs": None, "finish_reason": None}
+    assert chunks[0]["choices"][0] == first
     assert "".join(c["choices"][0]["delta"].get("content", "") for c in chunks) == "Hey"
     assert chunks[-1]["choices"][0] == {"index": 0, "delta": {}, "logprobs": None, "finish_reason": "stop"}
     for c in chunks:

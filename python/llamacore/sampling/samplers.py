@@ -49,8 +49,10 @@ def top_k_row(row: np.ndarray, k: int) -> Candidates:
     runs on that band (a few dozen tokens for a real model) instead of the whole vocabulary.
     """
     n = row.shape[0]
-    if k <= 0 or k >= n:
+    if k <= 0:
         return Candidates.from_row(row)
+    if k >= n:
+        return _sorted_desc(Candidates.from_row(row))
     top = float(np.max(row))
     ids = None
     if np.isfinite(top):
