@@ -35,7 +35,11 @@ GEMMA3_META = {
     "tokenizer.ggml.bos_token_id": 2,
     "tokenizer.ggml.eos_token_id": 1,
 }
-PLAIN_META = {"tokenizer.ggml.tokens": ["<s>", "</s>"], "tokenizer.ggml.bos_token_id": 0, "tokenizer.ggml.eos_token_id": 1}
+PLAIN_META = {
+    "tokenizer.ggml.tokens": ["<s>", "</s>"],
+    "tokenizer.ggml.bos_token_id": 0,
+    "tokenizer.ggml.eos_token_id": 1,
+}
 CONVERSATION = [
     {"role": "system", "content": "Be brief."},
     {"role": "user", "content": "Hi!"},
