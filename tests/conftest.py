@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
+# llama.cpp's reference outputs (copied from ../shared/reference, so the suite also runs where shared/ is absent)
+REFERENCE = Path(__file__).resolve().parent / "data" / "reference"
+FETCH_SCRIPT = Path(__file__).resolve().parents[2] / "shared" / "tools" / "fetch-test-models.sh"
 MODEL_FILES = {
     "smollm2-135m-instruct": "SmolLM2-135M-Instruct.Q4_1.gguf",
     "gemma3-270m": "gemma-3-270m-q4_k_m.gguf",
@@ -21,8 +23,7 @@ def _model(name: str) -> Path:
     cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "llamacore" / "models"
     path = cache / MODEL_FILES[name]
     if not path.exists():
-        script = REFERENCE.parent / "tools" / "fetch-test-models.sh"
-        subprocess.run(["bash", str(script), str(cache)], check=True)
+        subprocess.run(["bash", str(FETCH_SCRIPT), str(cache)], check=True)
     return path
 
 
@@ -38,6 +39,6 @@ def gemma3_path() -> Path:
 
 @pytest.fixture(scope="session")
 def reference_dir() -> Path:
-    """../shared/reference: llama.cpp's own outputs on the two models."""
-    assert REFERENCE.is_dir(), f"{REFERENCE} is missing: tests need the shared reference data"
+    """llama.cpp's own outputs on the two models (README.md inside says how they were made)."""
+    assert REFERENCE.is_dir(), f"{REFERENCE} is missing"
     return REFERENCE
