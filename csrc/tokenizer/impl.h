@@ -71,7 +71,7 @@ struct TokenizerImpl {
     std::vector<Fragment> partition(std::string_view text, bool parse_special) const;
 
     std::vector<int32_t> tokenize(std::string_view text, bool add_special, bool parse_special) const;
-    std::string piece_for_cache(int32_t id) const;
+    void append_piece(int32_t id);  // token_to_piece(id, special = true) into `pieces`
 };
 
 }  // namespace lc::tok
