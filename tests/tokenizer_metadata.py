@@ -5,6 +5,7 @@ It reads the key/value section only (no tensors): strings as str, string arrays 
 
 from __future__ import annotations
 
+import functools
 import struct
 from pathlib import Path
 
@@ -110,3 +111,15 @@ def _probe(buf: bytes) -> None:
         pos += 8 + n
         (t,) = struct.unpack_from("<I", buf, pos)
         pos = skip(t, pos + 4)
+
+
+@functools.cache
+def load_tokenizer(path: str):
+    """Tokenizer.from_gguf(path) once llamacore.gguf.GGUFFile exists; until then from this reader's metadata."""
+    from llamacore.tokenizer import Tokenizer
+
+    try:
+        from llamacore.gguf import GGUFFile  # noqa: F401
+    except ImportError:
+        return Tokenizer.from_metadata(read_metadata(path))
+    return Tokenizer.from_gguf(path)
