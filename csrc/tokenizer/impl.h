@@ -58,6 +58,11 @@ struct TokenizerImpl {
 
     void load(VocabSource& src);
 
+    // SentencePiece: tokens that span "x▁" (x not ▁); with few of them the text is merged piece by piece
+    std::vector<int32_t> spm_crossing;
+    bool spm_can_cut = false;
+    void spm_merge(std::string_view escaped, std::vector<int32_t>& out) const;
+
     // one fragment of raw text (no special tokens in it) -> ids appended to out
     void tokenize_spm(std::string_view fragment, bool prefix_space, std::vector<int32_t>& out) const;
     void tokenize_bpe(std::string_view fragment, std::vector<int32_t>& out) const;

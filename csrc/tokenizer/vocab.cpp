@@ -372,6 +372,22 @@ void TokenizerImpl::load(VocabSource& src) {
     std::sort(special_tokens.begin(), special_tokens.end(),
               [&](int32_t a, int32_t b) { return texts.get(size_t(a)).size() > texts.get(size_t(b)).size(); });
 
+    // ---- SentencePiece: the tokens that span a "x▁" boundary (see tokenize_spm) ----
+    if (type == VocabType::kSpm) {
+        for (int32_t id = 0; id < n_vocab(); ++id) {
+            const std::string_view t = texts.get(size_t(id));
+            for (size_t at = t.find("\xE2\x96\x81", 1); at != std::string_view::npos;
+                 at = t.find("\xE2\x96\x81", at + 1)) {
+                if (at < 3 || t.compare(at - 3, 3, "\xE2\x96\x81") != 0) {
+                    spm_crossing.push_back(id);
+                    break;
+                }
+            }
+            if (spm_crossing.size() > 64) break;
+        }
+        spm_can_cut = spm_crossing.size() <= 64;
+    }
+
     // ---- newline token ----
     if (type == VocabType::kSpm) {
         nl = find("<0x0A>");
