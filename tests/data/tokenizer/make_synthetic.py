@@ -98,7 +98,7 @@ def train_bpe(words: list[list[str]], n_merges: int) -> list[tuple[str, str]]:
     for _ in range(n_merges):
         pairs = collections.Counter()
         for w, c in counts.items():
-            for a, b in zip(w, w[1:]):
+            for a, b in zip(w, w[1:], strict=False):
                 pairs[(a, b)] += c
         if not pairs:
             break
@@ -160,7 +160,7 @@ def spm_vocab(gemma_like: bool) -> dict:
     tokens += [f"<0x{b:02X}>" for b in range(256)]
     types += [6] * 256
     scores += [0.0] * 256
-    chars = sorted({c for w in words for c in w})
+    chars = ["\u2581"] + sorted({c for w in words for c in w})
     seen = set(tokens)
     for c in chars[:120]:  # not every character: the rest fall back to bytes
         if c not in seen:
@@ -198,7 +198,7 @@ def gemma4_vocab() -> dict:
     tokens += [f"<0x{b:02X}>" for b in range(256)]
     types += [6] * 256
     seen = set(tokens)
-    for c in sorted({c for w in words for c in w})[:150]:
+    for c in ["\u2581", *sorted({c for w in words for c in w})][:150]:
         if c not in seen:
             tokens.append(c), types.append(1), seen.add(c)
     kept = []
@@ -257,7 +257,6 @@ BPE_PRES = [
 # ---- GGUF writing and the peer ----
 def write_gguf(meta: dict, path: Path) -> None:
     import gguf
-    import numpy as np
 
     w = gguf.GGUFWriter(str(path), "llama")
     w.add_name("synthetic")
@@ -267,9 +266,9 @@ def write_gguf(meta: dict, path: Path) -> None:
         if key == "tokenizer.ggml.tokens" or key == "tokenizer.ggml.merges":
             w.add_array(key, value)
         elif key == "tokenizer.ggml.scores":
-            w.add_array(key, np.asarray(value, dtype=np.float32))
+            w.add_array(key, [float(v) for v in value])  # float32
         elif key == "tokenizer.ggml.token_type":
-            w.add_array(key, np.asarray(value, dtype=np.int32))
+            w.add_array(key, [int(v) for v in value])  # int32
         elif isinstance(value, bool):
             w.add_bool(key, value)
         elif isinstance(value, int):
@@ -319,7 +318,7 @@ def cases_for(peer: str, meta: dict) -> list[dict] | None:
         return None
     return [
         {"text_b64": base64.b64encode(t).decode(), "ids_add_bos": a, "ids_no_bos": b, "ids_special": c}
-        for t, (a, b, c) in zip(texts, ids)
+        for t, (a, b, c) in zip(texts, ids, strict=True)
     ]
 
 
@@ -342,6 +341,22 @@ def main() -> None:
     ]:
         print(name, file=sys.stderr)
         suites[name] = {"metadata": meta, "cases": cases_for(peer, meta)}
+    # the BPE suite: distinct id lists stored once, each pre-tokenizer's cases as indices into them
+    pool: dict[tuple, int] = {}
+    bpe_suite = suites["bpe"]
+    texts = [c["text_b64"] for c in next(iter(bpe_suite["pre"].values()))]
+    compact = {}
+    for pre, cases in bpe_suite["pre"].items():
+        compact[pre] = [
+            [pool.setdefault(tuple(c[m]), len(pool)) for m in ("ids_add_bos", "ids_no_bos", "ids_special")]
+            for c in cases
+        ]
+    suites["bpe"] = {
+        "metadata": bpe_suite["metadata"],
+        "texts_b64": texts,
+        "ids": [list(k) for k in pool],
+        "pre": compact,
+    }
     for name, suite in suites.items():
         (HERE / f"{name}.json").write_text(json.dumps(suite, ensure_ascii=False, separators=(",", ":")) + "\n")
 
