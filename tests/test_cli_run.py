@@ -7,7 +7,14 @@ import sys
 
 import pytest
 
-pytest.importorskip("llamacore.engine")  # TODO(engine): remove this skip once llamacore.engine has landed
+try:
+    import llamacore.engine  # noqa: F401
+
+    HAVE_ENGINE = True
+except ImportError:
+    HAVE_ENGINE = False
+# TODO(engine): remove this skip once llamacore.engine has landed
+needs_engine = pytest.mark.skipif(not HAVE_ENGINE, reason="llamacore.engine has not landed yet")
 
 
 def llamacore(*args: str, stdin: str | None = None, timeout: float = 240) -> subprocess.CompletedProcess:
@@ -20,6 +27,7 @@ def llamacore(*args: str, stdin: str | None = None, timeout: float = 240) -> sub
     )
 
 
+@needs_engine
 def test_run_default_model_answers():
     """The README's command: no model named, the catalog's smollm2-135m-instruct answers through its template."""
     r = llamacore("run", "-p", "Why is the sky blue?", "-n", "32", "--temp", "0")
@@ -30,6 +38,7 @@ def test_run_default_model_answers():
     assert again.stdout == r.stdout  # greedy: the same answer
 
 
+@needs_engine
 def test_run_raw_and_options(gemma3_path, smollm2_path):
     r = llamacore("run", str(gemma3_path), "-p", "The capital of France is", "-n", "8", "--temp", "0", "-c", "256",
                   "-t", "2")  # fmt: skip
@@ -51,9 +60,23 @@ def test_run_errors(tmp_path, smollm2_path):
     r = llamacore("run", str(smollm2_path), "-p", "hi", "--top-p", "2")
     assert r.returncode == 1 and "top_p" in r.stderr
     r = llamacore("run", str(smollm2_path), "-p", "hi", "-n", "-5")
-    assert r.returncode == 1 and "max_tokens" in r.stderr
+    assert r.returncode == 1 and "--n-predict" in r.stderr
+    r = llamacore("run", str(smollm2_path), "-p", "hi", "-f", str(tmp_path / "missing.txt"))
+    assert r.returncode == 1 and "both" in r.stderr
+    r = llamacore("run", str(smollm2_path), "--raw", "-p", "hi", "-sys", "be brief")
+    assert r.returncode == 1 and "--system" in r.stderr
 
 
+def test_run_needs_a_prompt_on_a_terminal():
+    pexpect = pytest.importorskip("pexpect")
+    child = pexpect.spawn(sys.executable, ["-m", "llamacore", "run"], encoding="utf-8", timeout=60)
+    child.expect("no prompt")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 1
+
+
+@needs_engine
 def test_chat_real_model_in_a_terminal(smollm2_path):
     pexpect = pytest.importorskip("pexpect")
     child = pexpect.spawn(sys.executable, ["-m", "llamacore", "chat", str(smollm2_path), "--temp", "0", "-n", "200"],

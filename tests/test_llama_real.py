@@ -9,10 +9,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("llamacore.engine")  # TODO(engine): remove this skip once llamacore.engine has landed
+from llamacore import ModelNotFoundError
+from llamacore.llama import Llama
 
-from llamacore import ModelNotFoundError  # noqa: E402
-from llamacore.llama import Llama  # noqa: E402
+try:
+    import llamacore.engine  # noqa: F401
+
+    HAVE_ENGINE = True
+except ImportError:
+    HAVE_ENGINE = False
+# TODO(engine): remove this skip once llamacore.engine has landed
+needs_engine = pytest.mark.skipif(not HAVE_ENGINE, reason="llamacore.engine has not landed yet")
 
 MODELS = {"smollm2": "smollm2-135m-instruct-q4_1", "gemma3": "gemma3-270m-q4_k_m"}
 
@@ -38,6 +45,7 @@ def common_prefix(a: str, b: str) -> int:
     return n
 
 
+@needs_engine
 @pytest.mark.parametrize("name", ["smollm2", "gemma3"])
 def test_greedy_matches_llama_cpp(name, request, reference_dir):
     """Greedy continuations of the reference prompts against llama.cpp's. Greedy decoding follows the first
@@ -57,6 +65,7 @@ def test_greedy_matches_llama_cpp(name, request, reference_dir):
     assert exact >= len(ref["prompts"]) // 2, starts
 
 
+@needs_engine
 def test_greedy_is_deterministic_and_instances_agree(smollm2, smollm2_path):
     a = smollm2("Why is the sky blue?", max_tokens=24, temperature=0)["choices"][0]["text"]
     b = smollm2("Why is the sky blue?", max_tokens=24, temperature=0)["choices"][0]["text"]
@@ -65,6 +74,7 @@ def test_greedy_is_deterministic_and_instances_agree(smollm2, smollm2_path):
     assert a == b == c and a.strip()
 
 
+@needs_engine
 def test_seed_reproducible(smollm2):
     kw = dict(max_tokens=24, temperature=0.9, seed=1234)
     a = smollm2("Tell me a story about a fox.", **kw)["choices"][0]["text"]
@@ -72,6 +82,7 @@ def test_seed_reproducible(smollm2):
     assert a == b
 
 
+@needs_engine
 @pytest.mark.parametrize("name", ["smollm2", "gemma3"])
 def test_stream_equals_non_stream(name, request):
     llm = request.getfixturevalue(name)
@@ -82,6 +93,7 @@ def test_stream_equals_non_stream(name, request):
         assert chunks[-1]["choices"][0]["finish_reason"] == full["choices"][0]["finish_reason"]
 
 
+@needs_engine
 def test_chat_completion(smollm2):
     out = smollm2.create_chat_completion(
         [{"role": "user", "content": "What is the capital of France? Answer in one word."}], temperature=0
@@ -102,6 +114,7 @@ def test_chat_completion(smollm2):
     assert "".join(c["choices"][0]["delta"].get("content", "") for c in chunks) == msg["content"]
 
 
+@needs_engine
 def test_chat_completion_gemma3(gemma3):
     assert gemma3.chat_format == "gemma"
     out = gemma3.create_chat_completion([{"role": "user", "content": "Say hello."}], max_tokens=32, temperature=0)
@@ -109,6 +122,7 @@ def test_chat_completion_gemma3(gemma3):
     assert "<end_of_turn>" not in out["choices"][0]["message"]["content"]
 
 
+@needs_engine
 def test_prefix_reuse_on_the_real_cache(smollm2_path):
     """An extended prompt on a warm cache gives exactly what a fresh model gives, while evaluating fewer tokens."""
     base = "The three primary colours are red, green and"
@@ -128,6 +142,7 @@ def test_prefix_reuse_on_the_real_cache(smollm2_path):
     assert other == other_fresh
 
 
+@needs_engine
 def test_eval_scores_logits_all(smollm2_path):
     with Llama(str(smollm2_path), n_ctx=128, logits_all=True, verbose=False) as llm:
         toks = llm.tokenize(b"Hello world, this is a test.")
@@ -147,9 +162,33 @@ def test_vocab_only(smollm2_path):
         llm("Hello")
 
 
-def test_model_resolution_and_errors(smollm2, tmp_path):
+@pytest.mark.parametrize(
+    "name, first_tokens, stop_token",
+    [("smollm2", [1, 9690, 198], 2), ("gemma3", [2, 105, 2364, 107], 106)],  # <|im_start|>system / <bos><start..
+)
+def test_chat_prompt_tokens(name, first_tokens, stop_token, request):
+    """The template's text becomes control tokens (special=True), BOS appears once (where the model wants one),
+    and the template's end-of-turn string is a stop token."""
+    llm = Llama(str(request.getfixturevalue(f"{name}_path")), vocab_only=True, verbose=False)
+    prompt = llm.apply_chat_template([{"role": "user", "content": "Hi!"}])
+    tokens = llm._chat_prompt_tokens(prompt)
+    assert tokens[: len(first_tokens)] == first_tokens
+    # SmolLM2 adds no BOS (its BOS id is <|im_start|>, which the template writes); Gemma-3's template writes <bos>
+    assert tokens == llm.tokenize(prompt.encode(), add_bos=False, special=True)
+    if name == "gemma3":
+        assert tokens.count(llm.token_bos()) == 1
+    assert stop_token in llm._stop_tokens(llm.chat_formatter.stop)
+
+
+def test_missing_model():
     with pytest.raises(ModelNotFoundError):
-        Llama(str(tmp_path / "missing.gguf"), verbose=False)
+        Llama("/nonexistent/missing.gguf", verbose=False)
+    with pytest.raises(ModelNotFoundError):
+        Llama("no-such-catalog-model", verbose=False)
+
+
+@needs_engine
+def test_completion_errors(smollm2):
     with pytest.raises(ValueError, match=r"exceed context window of 1024"):
         smollm2("word " * 2000)
     with pytest.raises(ValueError, match="top_p"):

@@ -68,12 +68,30 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stop", action="append", default=[], metavar="TEXT", help="stop at this text (repeatable)")
 
 
+def check_options(args: argparse.Namespace) -> None:
+    """Refuse bad sampling options before spending time on loading the model."""
+    from ..sampling import SamplingParams
+
+    if args.n_predict < -1:
+        raise ValueError(f"-n/--n-predict must be >= -1 (-1: no limit), got {args.n_predict}")
+    if args.seed < -1:
+        raise ValueError(f"--seed must be >= -1 (-1: random), got {args.seed}")
+    SamplingParams(
+        temp=args.temp,
+        top_k=args.top_k,
+        top_p=args.top_p,
+        min_p=args.min_p,
+        repeat_penalty=args.repeat_penalty,
+        frequency_penalty=args.frequency_penalty,
+        presence_penalty=args.presence_penalty,
+    )
+
+
 def load_model(args: argparse.Namespace):
     from ..llama import Llama
 
+    check_options(args)
     model = args.model_option or args.model or DEFAULT_MODEL
-    if args.seed is not None and args.seed < -1:
-        raise ValueError(f"--seed must be >= -1, got {args.seed}")
     return Llama(
         model,
         n_ctx=args.ctx_size,
@@ -115,6 +133,8 @@ def _read_prompt(args: argparse.Namespace) -> str:
 
 def main(args: argparse.Namespace) -> int:
     prompt = _read_prompt(args)
+    if args.raw and args.system:
+        raise ValueError("--system needs a chat template: it cannot be used with --raw")
     llm = load_model(args)
     chat = not args.raw and (args.chat_template is not None or llm.chat_format.startswith("chat_template."))
     if chat:
