@@ -4,6 +4,7 @@ prefix reuse on the real KV cache, vocab_only and errors."""
 from __future__ import annotations
 
 import json
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -160,6 +161,9 @@ def test_vocab_only(smollm2_path):
     assert llm.tokenize(b"Hello") and llm.detokenize(llm.tokenize(b"Hello", add_bos=False)) == b"Hello"
     with pytest.raises(ValueError, match="vocab_only"):
         llm("Hello")
+    # pickling re-runs the constructor with the same arguments, as llama-cpp-python does
+    again = pickle.loads(pickle.dumps(Llama(str(smollm2_path), vocab_only=True, n_ctx=333, verbose=False)))
+    assert again.n_ctx() == 333 and again.tokenize(b"Hello") == llm.tokenize(b"Hello")
 
 
 @pytest.mark.parametrize(

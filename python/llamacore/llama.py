@@ -386,7 +386,8 @@ class Llama:
                 self._store_rows(self.n_tokens, logits)
             self._input_ids[self.n_tokens : self.n_tokens + chunk.shape[0]] = chunk
             self.n_tokens += chunk.shape[0]
-            self._last_logits = np.array(logits[-1], dtype=np.float32)
+            # a view, not a copy (1 MB per token for a 262k vocabulary): valid until the next eval
+            self._last_logits = np.asarray(logits[-1], dtype=np.float32)
 
     def _store_rows(self, start: int, rows: np.ndarray) -> None:
         end = start + rows.shape[0]
