@@ -502,7 +502,12 @@ def test_chat_errors():
     with pytest.raises(NotImplementedError, match="response_format"):
         llm.create_chat_completion([{"role": "user", "content": "x"}], response_format={"type": "json_object"})
     with pytest.raises(ValueError, match="unknown chat_format"):
-        make_llama(chat_format="nope")[0].create_chat_completion([{"role": "user", "content": "x"}])
+        make_llama(chat_format="nope")
+    assert (
+        make_llama(chat_format="gemma")[0]
+        .apply_chat_template([{"role": "user", "content": "x"}])
+        .startswith("<s><start_of_turn>user\nx")
+    )
 
 
 def test_chat_logprobs_shape():

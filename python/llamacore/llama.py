@@ -218,6 +218,8 @@ class Llama:
         self._chat_formatter: ChatFormatter | None = None
         self._chat_format_arg = chat_format
         self.chat_format = chat_format or _guess(metadata)
+        if chat_format is not None:
+            self._chat_formatter = load_chat_formatter(chat_format, metadata)  # a bad name fails here, not later
         self.chat_handler = None
         self._bos_added = self._adds_bos()
         self._piece_cache: dict[int, bytes] = {}
