@@ -9,6 +9,7 @@ Options use llama.cpp's names (-n, -c, -t, --temp, --top-k, ...).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 DEFAULT_MODEL = "smollm2-135m-instruct"
@@ -155,9 +156,14 @@ def main(args: argparse.Namespace) -> int:
                 out.write(text)
                 out.flush()
                 last = text
-    finally:
         if not last.endswith("\n"):
             out.write("\n")
         out.flush()
+    except KeyboardInterrupt:
+        out.write("\n")
+        raise
+    except BrokenPipeError:  # e.g. `llamacore run ... | head -1`: the reader has gone, which is fine
+        os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())  # nothing more to flush at exit
+    finally:
         llm.close()
     return 0
