@@ -13,6 +13,7 @@ from llamacore.chat import (
     guess_chat_format,
     load_chat_formatter,
 )
+from llamacore.gguf import GGUFFile
 
 # SmolLM2-135M-Instruct's tokenizer.chat_template, as stored in its GGUF file
 SMOLLM2_TEMPLATE = (
@@ -82,8 +83,7 @@ def test_gemma3_format():
 
 
 def test_real_model_templates_from_gguf(smollm2_path, gemma3_path):
-    gguf = pytest.importorskip("llamacore.gguf")  # TODO(gguf): always there once llamacore.gguf lands
-    with gguf.GGUFFile(smollm2_path) as f:
+    with GGUFFile(smollm2_path) as f:
         meta = dict(f.metadata)
     assert meta["tokenizer.chat_template"] == SMOLLM2_TEMPLATE
     assert (
@@ -91,7 +91,7 @@ def test_real_model_templates_from_gguf(smollm2_path, gemma3_path):
         .render([{"role": "user", "content": "Hi!"}])
         .startswith("<|im_start|>system\nYou are a helpful AI assistant named SmolLM")
     )
-    with gguf.GGUFFile(gemma3_path) as f:
+    with GGUFFile(gemma3_path) as f:
         meta = dict(f.metadata)
     assert guess_chat_format(meta) == "gemma"
     assert (

@@ -3,6 +3,8 @@ result shapes, errors) is tested exactly and fast. test_llama_real.py runs the s
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -58,21 +60,26 @@ class FakeEngine:
     tokens of its cache by position and insists that every decode continues the cache exactly (as a real KV cache
     needs), so Llama's prefix reuse and truncation are checked. Logits also carry seeded noise."""
 
-    def __init__(self, script: list[int], n_ctx: int = 64, strength: float = 8.0):
+    def __init__(self, script: list[int], n_ctx: int = 64, strength: float = 8.0, delay: float = 0.0, policy=None):
         self.script = script
         self.n_ctx = n_ctx
         self.strength = strength
+        self.delay = delay  # seconds per decode call, to interrupt a slow answer
+        self.policy = policy  # optional: cache tokens -> the favoured next token (instead of the script)
         self.cache: list[int] = []
         self.decoded = 0  # tokens evaluated, for prefix-reuse tests
         self.closed = False
 
     def _row(self, n: int) -> np.ndarray:
         row = np.random.default_rng(n).standard_normal(N_VOCAB).astype(np.float32)
-        row[self.script[n % len(self.script)]] += self.strength
+        favoured = self.policy(self.cache[:n]) if self.policy else self.script[n % len(self.script)]
+        row[favoured] += self.strength
         return row
 
     def decode(self, tokens, positions, seq_id=0, logits_all=False):
         assert not self.closed
+        if self.delay:
+            time.sleep(self.delay)
         tokens, positions = np.asarray(tokens), np.asarray(positions)
         assert tokens.dtype == np.int32 and positions.dtype == np.int32
         assert list(positions) == list(range(len(self.cache), len(self.cache) + len(tokens))), "cache not continued"
@@ -95,12 +102,12 @@ class FakeEngine:
 
 
 def make_llama(script: bytes | list[int] = b"Hello world. The end.", *, n_ctx=64, add_bos=True, template=CHATML,
-               strength=8.0, **options) -> tuple[Llama, FakeEngine]:  # fmt: skip
+               strength=8.0, delay=0.0, policy=None, **options) -> tuple[Llama, FakeEngine]:  # fmt: skip
     script = list(script)
     engines = []
 
     def factory(n_ctx_, n_batch, n_threads):
-        engines.append(FakeEngine(script, n_ctx_, strength))
+        engines.append(FakeEngine(script, n_ctx_, strength, delay, policy))
         return engines[-1]
 
     tokens = [chr(i) if 32 <= i < 127 else f"<0x{i:02X}>" for i in range(256)] + [s.decode() for s in SPECIAL.values()]
@@ -495,7 +502,12 @@ def test_chat_errors():
     with pytest.raises(NotImplementedError, match="response_format"):
         llm.create_chat_completion([{"role": "user", "content": "x"}], response_format={"type": "json_object"})
     with pytest.raises(ValueError, match="unknown chat_format"):
-        make_llama(chat_format="nope")[0].create_chat_completion([{"role": "user", "content": "x"}])
+        make_llama(chat_format="nope")
+    assert (
+        make_llama(chat_format="gemma")[0]
+        .apply_chat_template([{"role": "user", "content": "x"}])
+        .startswith("<s><start_of_turn>user\nx")
+    )
 
 
 def test_chat_logprobs_shape():

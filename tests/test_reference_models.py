@@ -5,13 +5,12 @@ norms, scaling), which is what makes it ground truth for the runtime."""
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 import pytest
 
 pytest.importorskip("gguf")
 
+import fidelity  # noqa: E402
 from reference_models import load  # noqa: E402
 
 README_FLOAT64 = {  # model folder: (mean KLD, top-1), the README's "exact float64 vs llama.cpp" column
@@ -23,9 +22,6 @@ README_FLOAT64 = {  # model folder: (mean KLD, top-1), the README's "exact float
 @pytest.mark.slow
 @pytest.mark.parametrize("folder", sorted(README_FLOAT64))
 def test_reference_matches_readme(folder, smollm2_path, gemma3_path, reference_dir):
-    sys.path.insert(0, str(reference_dir.parent / "tools"))
-    import fidelity
-
     path = smollm2_path if folder.startswith("smollm2") else gemma3_path
     model = load(path)
     ref = np.load(reference_dir / folder / "forward.npz")

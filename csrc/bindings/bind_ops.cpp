@@ -412,6 +412,34 @@ LC_BIND(ops) {
         py::arg("x"), py::arg("type"), py::arg("rows") = py::none(), py::arg("n_dst_rows") = 0);
 
     m.def(
+        "ops_read_bandwidth",
+        [](size_t bytes, int n_threads, int iters) {
+            // Streaming read of a buffer of `bytes` (split across the pool's threads): best bytes per second. The
+            // denominator of the matmul benchmark (what the machine can read, measured the same way).
+            std::vector<uint64_t> buf(bytes / 8 + 8, 1);
+            const size_t n = bytes / 8;
+            lc::ThreadPool& p = pool(n_threads);
+            std::vector<uint64_t> sinks(static_cast<size_t>(p.n_threads()) * 8, 0);
+            py::gil_scoped_release nogil;
+            double best = 1e30;
+            for (int it = 0; it < iters; ++it) {
+                const auto t0 = std::chrono::steady_clock::now();
+                p.run([&](int ith, int nth) {
+                    int64_t b, e;
+                    lc::ops::split_range(static_cast<int64_t>(n), ith, nth, &b, &e, 64);
+                    uint64_t a[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+                    for (int64_t i = b; i + 8 <= e; i += 8)
+                        for (int j = 0; j < 8; ++j) a[j] += buf[i + j];
+                    for (int j = 0; j < 8; ++j) sinks[ith * 8] += a[j];
+                });
+                const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+                best = std::min(best, s);
+            }
+            return static_cast<double>(n * 8) / best;
+        },
+        py::arg("bytes"), py::arg("n_threads") = 0, py::arg("iters") = 5);
+
+    m.def(
         "threadpool_selftest",
         [](int n_threads, int n_runs, int n_barriers) {
             // Each run: every thread adds its ith+1 to a shared counter between barriers; returns the total, which

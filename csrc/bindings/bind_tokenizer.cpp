@@ -14,6 +14,39 @@ using lc::tok::VocabSource;
 
 namespace {
 
+// UTF-8 of a str straight from its code units (no per-string allocation). Lone surrogates: U+DC80..U+DCFF are
+// bytes escaped by surrogateescape (a reader that decoded invalid UTF-8 so) and go back to those bytes; others are
+// written as their 3-byte forms.
+void append_utf8(PyObject* str, std::string& out) {
+    const Py_ssize_t n = PyUnicode_GET_LENGTH(str);
+    const int kind = PyUnicode_KIND(str);
+    const void* data = PyUnicode_DATA(str);
+    if (kind == PyUnicode_1BYTE_KIND && PyUnicode_IS_ASCII(str)) {
+        out.append(static_cast<const char*>(data), size_t(n));
+        return;
+    }
+    for (Py_ssize_t i = 0; i < n; ++i) {
+        const Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (c < 0x80) {
+            out.push_back(char(c));
+        } else if (c < 0x800) {
+            out.push_back(char(0xC0 | (c >> 6)));
+            out.push_back(char(0x80 | (c & 0x3F)));
+        } else if (c >= 0xDC80 && c <= 0xDCFF) {
+            out.push_back(char(c - 0xDC00));
+        } else if (c < 0x10000) {
+            out.push_back(char(0xE0 | (c >> 12)));
+            out.push_back(char(0x80 | ((c >> 6) & 0x3F)));
+            out.push_back(char(0x80 | (c & 0x3F)));
+        } else {
+            out.push_back(char(0xF0 | (c >> 18)));
+            out.push_back(char(0x80 | ((c >> 12) & 0x3F)));
+            out.push_back(char(0x80 | ((c >> 6) & 0x3F)));
+            out.push_back(char(0x80 | (c & 0x3F)));
+        }
+    }
+}
+
 // A sequence of str or bytes -> one blob; str that is not encodable UTF-8 (lone surrogates from a reader that
 // decoded with surrogateescape) goes back to its bytes.
 void fill_strings(const py::handle& seq, lc::tok::StringList& out, const char* what) {

@@ -58,6 +58,11 @@ struct TokenizerImpl {
 
     void load(VocabSource& src);
 
+    // SentencePiece: tokens that span "x▁" (x not ▁); with few of them the text is merged piece by piece
+    std::vector<int32_t> spm_crossing;
+    bool spm_can_cut = false;
+    void spm_merge(std::string_view escaped, std::vector<int32_t>& out) const;
+
     // one fragment of raw text (no special tokens in it) -> ids appended to out
     void tokenize_spm(std::string_view fragment, bool prefix_space, std::vector<int32_t>& out) const;
     void tokenize_bpe(std::string_view fragment, std::vector<int32_t>& out) const;
@@ -71,7 +76,7 @@ struct TokenizerImpl {
     std::vector<Fragment> partition(std::string_view text, bool parse_special) const;
 
     std::vector<int32_t> tokenize(std::string_view text, bool add_special, bool parse_special) const;
-    std::string piece_for_cache(int32_t id) const;
+    void append_piece(int32_t id);  // token_to_piece(id, special = true) into `pieces`
 };
 
 }  // namespace lc::tok

@@ -38,6 +38,13 @@ class StringTable {
         offsets_.push_back(uint32_t(blob_.size()));
         return uint32_t(offsets_.size() - 2);
     }
+    // building a string piece by piece: append() then commit()
+    void append(std::string_view s) { blob_.append(s.data(), s.size()); }
+    void append(char c) { blob_.push_back(c); }
+    uint32_t commit() {
+        offsets_.push_back(uint32_t(blob_.size()));
+        return uint32_t(offsets_.size() - 2);
+    }
     std::string_view get(size_t i) const {
         return std::string_view(blob_.data() + offsets_[i], offsets_[i + 1] - offsets_[i]);
     }
@@ -49,54 +56,58 @@ class StringTable {
     std::vector<uint32_t> offsets_{0};
 };
 
-// text -> id for the strings of a StringTable (ids need not be every string: set() picks which).
+// text -> index of a string in a StringTable; with equal texts the last set() wins (as std::map::operator[]).
+// Slots are 8 bytes (32 hash bits + the index) so that a 262k-token table stays small.
 class StringIdMap {
    public:
     static constexpr int32_t kNone = -1;
 
-    explicit StringIdMap(const StringTable* table = nullptr) : table_(table) {}
     void reset(const StringTable* table, size_t expected) {
         table_ = table;
         size_t cap = 16;
-        while (cap < expected * 2) cap <<= 1;
+        while (cap < expected + expected / 2) cap <<= 1;
         slots_.assign(cap, Slot{0, kNone});
         mask_ = cap - 1;
         count_ = 0;
     }
-    // maps the text of string `sid` (in the table) to value; an existing equal text gets the new value
-    void set(uint32_t sid, int32_t value) {
-        if ((count_ + 1) * 2 > slots_.size()) grow();
+    // maps the text of string `sid` to sid; returns true when it replaced an equal text
+    bool set(uint32_t sid) {
         const std::string_view s = table_->get(sid);
-        const uint64_t h = hash_bytes(s.data(), s.size());
+        return set(sid, hash_bytes(s.data(), s.size()));
+    }
+    bool set(uint32_t sid, uint64_t h) {
+        if ((count_ + 1) * 4 > slots_.size() * 3) grow();
+        const std::string_view s = table_->get(sid);
+        const uint32_t tag = uint32_t(h >> 32);
         for (size_t i = h & mask_;; i = (i + 1) & mask_) {
             Slot& slot = slots_[i];
             if (slot.value == kNone) {
-                slot = Slot{h, value, sid};
+                slot = Slot{tag, int32_t(sid)};
                 ++count_;
-                return;
+                return false;
             }
-            if (slot.hash == h && table_->get(slot.sid) == s) {
-                slot.value = value;
-                slot.sid = sid;
-                return;
+            if (slot.tag == tag && table_->get(size_t(slot.value)) == s) {
+                slot.value = int32_t(sid);
+                return true;
             }
         }
     }
-    int32_t find(std::string_view s) const {
-        const uint64_t h = hash_bytes(s.data(), s.size());
+    int32_t find(std::string_view s) const { return find(s, hash_bytes(s.data(), s.size())); }
+    void prefetch(uint64_t h) const { __builtin_prefetch(&slots_[h & mask_]); }
+    int32_t find(std::string_view s, uint64_t h) const {
+        const uint32_t tag = uint32_t(h >> 32);
         for (size_t i = h & mask_;; i = (i + 1) & mask_) {
             const Slot& slot = slots_[i];
             if (slot.value == kNone) return kNone;
-            if (slot.hash == h && table_->get(slot.sid) == s) return slot.value;
+            if (slot.tag == tag && table_->get(size_t(slot.value)) == s) return slot.value;
         }
     }
     size_t size() const { return count_; }
 
    private:
     struct Slot {
-        uint64_t hash;
+        uint32_t tag;
         int32_t value;
-        uint32_t sid = 0;
     };
     void grow() {
         std::vector<Slot> old;
@@ -105,7 +116,8 @@ class StringIdMap {
         mask_ = slots_.size() - 1;
         for (const Slot& s : old) {
             if (s.value == kNone) continue;
-            for (size_t i = s.hash & mask_;; i = (i + 1) & mask_) {
+            const std::string_view text = table_->get(size_t(s.value));
+            for (size_t i = hash_bytes(text.data(), text.size()) & mask_;; i = (i + 1) & mask_) {
                 if (slots_[i].value == kNone) {
                     slots_[i] = s;
                     break;
@@ -113,8 +125,8 @@ class StringIdMap {
             }
         }
     }
-    const StringTable* table_;
-    std::vector<Slot> slots_{16, Slot{0, kNone}};
+    const StringTable* table_ = nullptr;
+    std::vector<Slot> slots_ = std::vector<Slot>(16, Slot{0, kNone});
     size_t mask_ = 15, count_ = 0;
 };
 

@@ -127,12 +127,15 @@ void utf8_append(std::string& out, uint32_t c) {
 namespace {
 struct ByteAlphabet {
     std::array<uint32_t, 256> to_cpt{};
+    std::array<int16_t, 324> to_byte{};  // code points used are < 256 + 68
     ByteAlphabet() {
+        to_byte.fill(-1);
         // printable Latin-1 bytes map to themselves; the other 68 bytes to U+0100.. in byte order
         uint32_t next = 256;
         for (int b = 0; b < 256; ++b) {
             const bool printable = (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
             to_cpt[b] = printable ? uint32_t(b) : next++;
+            to_byte[to_cpt[b]] = int16_t(b);
         }
     }
 };
@@ -144,14 +147,6 @@ const ByteAlphabet& byte_alphabet() {
 
 uint32_t byte_to_cpt(uint8_t byte) { return byte_alphabet().to_cpt[byte]; }
 
-int cpt_to_byte(uint32_t cpt) {
-    if ((cpt >= 0x21 && cpt <= 0x7E) || (cpt >= 0xA1 && cpt <= 0xAC) || (cpt >= 0xAE && cpt <= 0xFF)) return int(cpt);
-    if (cpt >= 256 && cpt < 256 + 68) {
-        const auto& a = byte_alphabet().to_cpt;
-        for (int b = 0; b < 256; ++b)
-            if (a[b] == cpt) return b;
-    }
-    return -1;
-}
+int cpt_to_byte(uint32_t cpt) { return cpt < 324 ? byte_alphabet().to_byte[cpt] : -1; }
 
 }  // namespace lc::tok

@@ -128,7 +128,20 @@ void TokenizerImpl::load(VocabSource& src) {
         }
     }
     text_to_id.reset(&texts, n);
-    for (size_t i = 0; i < n; ++i) text_to_id.set(uint32_t(i), int32_t(i));
+    bool duplicates = false;
+    {
+        // hashes first, then inserts with the slot fetched a few tokens ahead (the table is bigger than the cache)
+        std::vector<uint64_t> hashes(n);
+        for (size_t i = 0; i < n; ++i) {
+            const std::string_view t = texts.get(i);
+            hashes[i] = hash_bytes(t.data(), t.size());
+        }
+        constexpr size_t kAhead = 16;
+        for (size_t i = 0; i < n; ++i) {
+            if (i + kAhead < n) text_to_id.prefetch(hashes[i + kAhead]);
+            duplicates |= text_to_id.set(uint32_t(i), hashes[i]);
+        }
+    }
 
     // ---- BPE merges and pre-tokenizer ----
     if (type == VocabType::kBpe) {
@@ -136,24 +149,49 @@ void TokenizerImpl::load(VocabSource& src) {
         const size_t n_merges = src.merges.size();
         extra_symbol_ids.reset(&extra_symbols, 64);
         merges.reserve(n_merges + 16);
-        auto intern = [&](std::string_view s) -> int32_t {
-            const int32_t id = symbol_of(s);
-            if (id != kNoToken) return id;
-            const uint32_t sid = extra_symbols.add(s);
-            extra_symbol_ids.set(sid, int32_t(sid));
-            return n_vocab() + int32_t(sid);
+        // split every line at its first space after position 0 (llama.cpp: word.find(' ', 1)); lines without
+        // one are keyed ("", "") there, which never matches
+        struct Line {
+            uint32_t index;
+            std::string_view first, second;
+            uint64_t h_first, h_second, h_joined;
         };
+        std::vector<Line> lines;
+        lines.reserve(n_merges);
         std::string joined;
         for (size_t i = 0; i < n_merges; ++i) {
             const std::string_view line = src.merges.get(i);
             const size_t space = line.size() > 1 ? line.find(' ', 1) : std::string_view::npos;
-            if (space == std::string_view::npos) continue;  // llama.cpp keys it ("", ""), which never matches
-            const std::string_view first = line.substr(0, space), second = line.substr(space + 1);
-            if (first.empty() || second.empty()) continue;  // an empty symbol never occurs either
-            joined.assign(first);
-            joined.append(second);
-            const int32_t a = intern(first), b = intern(second), ab = intern(joined);
-            merges.emplace(uint32_t(a), uint32_t(b), PairMap::Value{int32_t(i), ab});
+            if (space == std::string_view::npos || space + 1 >= line.size()) continue;
+            Line l{uint32_t(i), line.substr(0, space), line.substr(space + 1), 0, 0, 0};
+            l.h_first = hash_bytes(l.first.data(), l.first.size());
+            l.h_second = hash_bytes(l.second.data(), l.second.size());
+            joined.assign(l.first);
+            joined.append(l.second);
+            l.h_joined = hash_bytes(joined.data(), joined.size());
+            lines.push_back(l);
+        }
+        auto lookup = [&](std::string_view s, uint64_t h) -> int32_t {
+            const int32_t id = text_to_id.find(s, h);
+            if (id != kNoToken) return id;
+            const int32_t extra = extra_symbol_ids.find(s);
+            if (extra != StringIdMap::kNone) return n_vocab() + extra;
+            const uint32_t sid = extra_symbols.add(s);
+            extra_symbol_ids.set(sid);
+            return n_vocab() + int32_t(sid);
+        };
+        constexpr size_t kAhead = 8;
+        for (size_t k = 0; k < lines.size(); ++k) {
+            if (k + kAhead < lines.size()) {
+                const Line& f = lines[k + kAhead];
+                text_to_id.prefetch(f.h_first), text_to_id.prefetch(f.h_second), text_to_id.prefetch(f.h_joined);
+            }
+            const Line& l = lines[k];
+            joined.assign(l.first);
+            joined.append(l.second);
+            const int32_t a = lookup(l.first, l.h_first), b = lookup(l.second, l.h_second);
+            const int32_t ab = lookup(joined, l.h_joined);
+            merges.emplace(uint32_t(a), uint32_t(b), PairMap::Value{int32_t(l.index), ab});
         }
         for (int b = 0; b < 256; ++b) {
             std::string ch;
@@ -225,10 +263,13 @@ void TokenizerImpl::load(VocabSource& src) {
         std::unordered_map<std::string, int32_t> replica;
         for (int32_t i = 0; i < n_vocab(); ++i) replica[std::string(texts.get(size_t(i)))] = i;
         for (const auto& kv : replica) map_order.push_back(kv.second);
-    } else {
-        // order is irrelevant: each role has at most one candidate
+    } else if (duplicates) {
+        // order is irrelevant (each role has at most one candidate), but only one token per text is in the map
         for (int32_t i = 0; i < n_vocab(); ++i)
             if (find(texts.get(size_t(i))) == i) map_order.push_back(i);
+    } else {
+        map_order.resize(size_t(n_vocab()));
+        for (int32_t i = 0; i < n_vocab(); ++i) map_order[size_t(i)] = i;
     }
     auto make_control = [&](int32_t id) {
         if (!(attrs[size_t(id)] & kAttrControl)) attrs[size_t(id)] |= kAttrControl;
@@ -331,6 +372,22 @@ void TokenizerImpl::load(VocabSource& src) {
     std::sort(special_tokens.begin(), special_tokens.end(),
               [&](int32_t a, int32_t b) { return texts.get(size_t(a)).size() > texts.get(size_t(b)).size(); });
 
+    // ---- SentencePiece: the tokens that span a "x▁" boundary (see tokenize_spm) ----
+    if (type == VocabType::kSpm) {
+        for (int32_t id = 0; id < n_vocab(); ++id) {
+            const std::string_view t = texts.get(size_t(id));
+            for (size_t at = t.find("\xE2\x96\x81", 1); at != std::string_view::npos;
+                 at = t.find("\xE2\x96\x81", at + 1)) {
+                if (at < 3 || t.compare(at - 3, 3, "\xE2\x96\x81") != 0) {
+                    spm_crossing.push_back(id);
+                    break;
+                }
+            }
+            if (spm_crossing.size() > 64) break;
+        }
+        spm_can_cut = spm_crossing.size() <= 64;
+    }
+
     // ---- newline token ----
     if (type == VocabType::kSpm) {
         nl = find("<0x0A>");
@@ -346,7 +403,10 @@ void TokenizerImpl::load(VocabSource& src) {
 
     // ---- pieces (token_to_piece with special = true), before the attributes below, as in llama.cpp ----
     pieces.reserve(size_t(n_vocab()), texts.bytes() + 16);
-    for (int32_t id = 0; id < n_vocab(); ++id) pieces.add(piece_for_cache(id));
+    for (int32_t id = 0; id < n_vocab(); ++id) {
+        append_piece(id);
+        pieces.commit();
+    }
 
     // ---- attributes llama.cpp sets by model name ----
     std::string name_lower = src.general_name;
@@ -373,45 +433,50 @@ void TokenizerImpl::load(VocabSource& src) {
     }
 }
 
-std::string TokenizerImpl::piece_for_cache(int32_t id) const {
+void TokenizerImpl::append_piece(int32_t id) {
     const uint32_t attr = attrs[size_t(id)];
     const std::string_view text = texts.get(size_t(id));
-    if (attr & (kAttrUnknown | kAttrControl | kAttrUserDefined)) return std::string(text);
-    if (attr & kAttrNormal) {
-        std::string s(text);
-        if (type != VocabType::kBpe || escape_whitespaces) {
-            replace_all(s, "\xE2\x96\x81", " ");
-            return s;
+    if (attr & (kAttrUnknown | kAttrControl | kAttrUserDefined)) {
+        pieces.append(text);
+    } else if (attr & kAttrNormal) {
+        if (type != VocabType::kBpe || escape_whitespaces) {  // U+2581 -> space
+            for (size_t k = 0; k < text.size(); ++k) {
+                if (text.compare(k, 3, "\xE2\x96\x81") == 0) {
+                    pieces.append(' ');
+                    k += 2;
+                } else {
+                    pieces.append(text[k]);
+                }
+            }
+            return;
         }
-        // byte-level BPE: map each character back to its byte (llama_decode_text)
-        std::vector<uint32_t> cpts;
-        utf8_to_cpts(text, cpts);
-        std::string out;
-        for (uint32_t c : cpts) {
+        // byte-level BPE: each character back to its byte (llama_decode_text, with its odd error text)
+        const auto* s = reinterpret_cast<const uint8_t*>(text.data());
+        for (size_t off = 0; off < text.size();) {
+            const size_t start = off;
+            const uint32_t c = utf8_decode(s, text.size(), off);
             const int b = cpt_to_byte(c);
             if (b >= 0) {
-                out.push_back(char(b));
-            } else {
-                std::string utf8;
-                utf8_append(utf8, c);
-                out += "[UNK_BYTE_0x";
-                static const char* hex = "0123456789abcdef";
-                for (unsigned char ch : utf8) {
-                    out.push_back(hex[ch >> 4]);
-                    out.push_back(hex[ch & 15]);
-                }
-                out.append(text);
-                out += "]";
+                pieces.append(char(b));
+                continue;
             }
+            std::string utf8;
+            utf8_append(utf8, c);
+            (void)start;
+            pieces.append("[UNK_BYTE_0x");
+            static const char* hex = "0123456789abcdef";
+            for (unsigned char ch : utf8) {
+                pieces.append(hex[ch >> 4]);
+                pieces.append(hex[ch & 15]);
+            }
+            pieces.append(text);
+            pieces.append("]");
         }
-        return out;
-    }
-    if (attr & kAttrByte) {
+    } else if (attr & kAttrByte) {
         // "<0xAB>": llama.cpp parses the two characters at offset 3 with strtol
         const std::string hex2 = text.size() > 3 ? std::string(text.substr(3, 2)) : std::string();
-        return std::string(1, char(std::strtol(hex2.c_str(), nullptr, 16)));
+        pieces.append(char(std::strtol(hex2.c_str(), nullptr, 16)));
     }
-    return std::string();
 }
 
 }  // namespace lc::tok

@@ -59,18 +59,6 @@ _UNSUPPORTED_DEFAULTS: dict[str, Any] = {
     "tokenizer": None,
     "spm_infill": False,
 }
-# ggml type ids llama-cpp-python uses for type_k / type_v
-_GGML_TYPE_NAMES = {0: "f32", 1: "f16", 2: "q4_0", 3: "q4_1", 6: "q5_0", 7: "q5_1", 8: "q8_0", 20: "iq4_nl", 30: "bf16"}
-
-
-def _kv_type(value: int | str | None) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return value.lower()
-    if value in _GGML_TYPE_NAMES:
-        return _GGML_TYPE_NAMES[value]
-    raise ValueError(f"unsupported KV cache type {value!r}; use one of {sorted(_GGML_TYPE_NAMES.values())}")
 
 
 def _scalar_metadata(metadata: dict[str, Any]) -> dict[str, str]:
@@ -127,10 +115,17 @@ class Llama:
         def engine_factory(n_ctx: int, n_batch: int, n_threads: int):
             from .engine import Engine
 
+            # type_k / type_v: "f16" (default), "q8_0", "f32", or llama-cpp-python's GGML type ids
             return Engine(
-                str(path), n_ctx=n_ctx, n_batch=n_batch, n_threads=n_threads, type_k=_kv_type(type_k),
-                type_v=_kv_type(type_v), n_seq_max=1, verbose=verbose,
-            )  # fmt: skip
+                str(path),
+                n_ctx=n_ctx,
+                n_batch=n_batch,
+                n_threads=n_threads,
+                type_k="f16" if type_k is None else type_k,
+                type_v="f16" if type_v is None else type_v,
+                n_seq_max=1,
+                verbose=verbose,
+            )
 
         self._setup(
             model_path=str(path),
@@ -218,6 +213,8 @@ class Llama:
         self._chat_formatter: ChatFormatter | None = None
         self._chat_format_arg = chat_format
         self.chat_format = chat_format or _guess(metadata)
+        if chat_format is not None:
+            self._chat_formatter = load_chat_formatter(chat_format, metadata)  # a bad name fails here, not later
         self.chat_handler = None
         self._bos_added = self._adds_bos()
         self._piece_cache: dict[int, bytes] = {}
@@ -386,7 +383,8 @@ class Llama:
                 self._store_rows(self.n_tokens, logits)
             self._input_ids[self.n_tokens : self.n_tokens + chunk.shape[0]] = chunk
             self.n_tokens += chunk.shape[0]
-            self._last_logits = np.array(logits[-1], dtype=np.float32)
+            # a view, not a copy (1 MB per token for a 262k vocabulary): valid until the next eval
+            self._last_logits = np.asarray(logits[-1], dtype=np.float32)
 
     def _store_rows(self, start: int, rows: np.ndarray) -> None:
         end = start + rows.shape[0]

