@@ -122,3 +122,26 @@ def test_unknown_architecture(tmp_path):
     w.write()
     with pytest.raises(GGUFError, match="mamba"):
         Engine(path)
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_fused_plan_equals_unfused(arch, synthetic):
+    """Norms folded into matmul quantization, residual adds, biases and glus in matmul epilogues, barriers only
+    between dependent steps: the same numbers as running every node on its own."""
+    from llamacore.gguf import GGUFFile
+    from llamacore.models import build_graph
+
+    path, tokens, _ = synthetic[arch]
+    outs, stats = [], []
+    with GGUFFile(path) as f:
+        g, _ = build_graph(f, n_ctx=64)
+        for fuse in (False, True):
+            p = g.compile(max_tokens=64, n_ctx=64, n_threads=2, fuse=fuse)
+            n = len(tokens)
+            out = np.empty((n, p.n_vocab), np.float32)
+            p.run(tokens.astype(np.int32), np.arange(n, dtype=np.int32), None, np.arange(n, dtype=np.int32), out)
+            outs.append(out)
+            stats.append(p.stats())
+            del p
+    np.testing.assert_allclose(outs[1], outs[0], rtol=1e-5, atol=1e-5)
+    assert stats[1]["n_steps"] < stats[0]["n_steps"] and stats[1]["n_barriers"] < stats[0]["n_barriers"]
