@@ -1,6 +1,7 @@
 // The tokenizer's state (llama_vocab::impl's, in this port's terms) and the per-algorithm entry points.
 #pragma once
 
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,6 +28,11 @@ struct TokenizerImpl {
             nl = kNoToken;
     int32_t fim_pre = kNoToken, fim_suf = kNoToken, fim_mid = kNoToken, fim_pad = kNoToken, fim_rep = kNoToken,
             fim_sep = kNoToken;
+
+    // roles (eot, fim_*) with several candidate tokens, resolved on first use (resolve_roles)
+    std::vector<std::pair<int32_t*, std::vector<int32_t>>> pending_roles;
+    mutable std::once_flag roles_once;
+    void resolve_roles() const;
 
     bool add_space_prefix = false, add_bos = false, add_eos = false, add_sep = false, ignore_merges = false;
     bool clean_spaces = false, remove_extra_whitespaces = false, escape_whitespaces = true;

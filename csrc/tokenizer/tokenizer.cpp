@@ -156,19 +156,43 @@ bool Tokenizer::is_eog(int32_t token) const { return std::binary_search(impl_->e
 std::vector<int32_t> Tokenizer::eog_tokens() const { return impl_->eog; }
 int32_t Tokenizer::bos() const { return impl_->bos; }
 int32_t Tokenizer::eos() const { return impl_->eos; }
-int32_t Tokenizer::eot() const { return impl_->eot; }
-int32_t Tokenizer::eom() const { return impl_->eom; }
+int32_t Tokenizer::eot() const {
+    impl_->resolve_roles();
+    return impl_->eot;
+}
+int32_t Tokenizer::eom() const {
+    impl_->resolve_roles();
+    return impl_->eom;
+}
 int32_t Tokenizer::unk() const { return impl_->unk; }
 int32_t Tokenizer::sep() const { return impl_->sep; }
 int32_t Tokenizer::pad() const { return impl_->pad; }
 int32_t Tokenizer::mask() const { return impl_->mask; }
 int32_t Tokenizer::nl() const { return impl_->nl; }
-int32_t Tokenizer::fim_pre() const { return impl_->fim_pre; }
-int32_t Tokenizer::fim_suf() const { return impl_->fim_suf; }
-int32_t Tokenizer::fim_mid() const { return impl_->fim_mid; }
-int32_t Tokenizer::fim_pad() const { return impl_->fim_pad; }
-int32_t Tokenizer::fim_rep() const { return impl_->fim_rep; }
-int32_t Tokenizer::fim_sep() const { return impl_->fim_sep; }
+int32_t Tokenizer::fim_pre() const {
+    impl_->resolve_roles();
+    return impl_->fim_pre;
+}
+int32_t Tokenizer::fim_suf() const {
+    impl_->resolve_roles();
+    return impl_->fim_suf;
+}
+int32_t Tokenizer::fim_mid() const {
+    impl_->resolve_roles();
+    return impl_->fim_mid;
+}
+int32_t Tokenizer::fim_pad() const {
+    impl_->resolve_roles();
+    return impl_->fim_pad;
+}
+int32_t Tokenizer::fim_rep() const {
+    impl_->resolve_roles();
+    return impl_->fim_rep;
+}
+int32_t Tokenizer::fim_sep() const {
+    impl_->resolve_roles();
+    return impl_->fim_sep;
+}
 bool Tokenizer::add_bos() const { return impl_->add_bos; }
 bool Tokenizer::add_eos() const { return impl_->add_eos; }
 bool Tokenizer::add_sep() const { return impl_->add_sep; }

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
+#include <mutex>
 #include <stdexcept>
 #include <unordered_map>
 
@@ -37,6 +38,28 @@ void replace_all(std::string& s, std::string_view from, std::string_view to) {
 }
 
 }  // namespace
+
+void TokenizerImpl::resolve_roles() const {
+    std::call_once(roles_once, [&] {
+        if (pending_roles.empty()) return;
+        // llama.cpp walks its std::unordered_map<std::string, id> and takes the first candidate it meets; the same
+        // map, filled in the same order, iterates in the same order
+        std::unordered_map<std::string, int32_t> replica;
+        for (int32_t i = 0; i < n_vocab(); ++i) replica[std::string(texts.get(size_t(i)))] = i;
+        std::vector<char> is_candidate(size_t(n_vocab()), 0);
+        for (const auto& pr : pending_roles)
+            for (int32_t id : pr.second) is_candidate[size_t(id)] = 1;
+        for (const auto& pr : pending_roles) *pr.first = kNoToken;
+        for (const auto& kv : replica) {
+            if (!is_candidate[size_t(kv.second)]) continue;
+            for (const auto& pr : pending_roles) {
+                if (*pr.first == kNoToken &&
+                    std::find(pr.second.begin(), pr.second.end(), kv.second) != pr.second.end())
+                    *pr.first = kv.second;
+            }
+        }
+    });
+}
 
 int32_t TokenizerImpl::symbol_of(std::string_view text) const {
     const int32_t id = text_to_id.find(text);
@@ -251,54 +274,39 @@ void TokenizerImpl::load(VocabSource& src) {
         {&fim_rep, {"<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>", "<reponame>"}},
         {&fim_sep, {"<|file_sep|>"}},
     };
-    bool ambiguous = false;
-    for (Role& r : roles) {
+    auto make_control = [&](int32_t id) { attrs[size_t(id)] |= kAttrControl; };
+    const size_t kFirstFimEog = 5;  // roles from fim_pad on go into the end-of-generation set
+    bool eager = false;
+    for (size_t k = 0; k < roles.size(); ++k) {
+        Role& r = roles[k];
         if (*r.id != kNoToken) continue;
-        int found = 0;
-        for (auto name : r.names) found += find(name) != kNoToken;
-        ambiguous |= found > 1;
-    }
-    std::vector<int32_t> map_order;  // token ids in llama.cpp's token_to_id iteration order (when it matters)
-    if (ambiguous) {
-        std::unordered_map<std::string, int32_t> replica;
-        for (int32_t i = 0; i < n_vocab(); ++i) replica[std::string(texts.get(size_t(i)))] = i;
-        for (const auto& kv : replica) map_order.push_back(kv.second);
-    } else if (duplicates) {
-        // order is irrelevant (each role has at most one candidate), but only one token per text is in the map
-        for (int32_t i = 0; i < n_vocab(); ++i)
-            if (find(texts.get(size_t(i))) == i) map_order.push_back(i);
-    } else {
-        map_order.resize(size_t(n_vocab()));
-        for (int32_t i = 0; i < n_vocab(); ++i) map_order[size_t(i)] = i;
-    }
-    auto make_control = [&](int32_t id) {
-        if (!(attrs[size_t(id)] & kAttrControl)) attrs[size_t(id)] |= kAttrControl;
-    };
-    for (Role& r : roles) {
-        if (*r.id != kNoToken) continue;
-        // candidates only: look them up, then keep the one that comes first in map order
         std::vector<int32_t> cands;
         for (auto name : r.names) {
             const int32_t id = find(name);
             if (id != kNoToken) cands.push_back(id);
         }
         if (cands.empty()) continue;
-        int32_t pick = cands[0];
-        if (cands.size() > 1) {
-            for (int32_t id : map_order) {
-                if (std::find(cands.begin(), cands.end(), id) != cands.end()) {
-                    pick = id;
-                    break;
-                }
-            }
+        if (cands.size() == 1) {
+            *r.id = cands[0];
+            make_control(cands[0]);
+            continue;
         }
-        *r.id = pick;
-        make_control(pick);
+        // several candidates: which one llama.cpp picks needs its map's order, costly to rebuild, so it is worked
+        // out when first asked for, unless the choice changes more than the id (the EOG set, an attribute)
+        bool all_control = true;
+        for (int32_t id : cands) all_control &= (attrs[size_t(id)] & kAttrControl) != 0;
+        eager |= k >= kFirstFimEog || (k > 0 && !all_control);
+        pending_roles.push_back({r.id, cands});
+    }
+    if (eager) {
+        resolve_roles();
+        for (const auto& pr : pending_roles) make_control(*pr.first);
     }
 
     // control tokens named "unused..." are unused
-    for (int32_t id : map_order) {
+    for (int32_t id = 0; id < n_vocab(); ++id) {
         uint32_t& a = attrs[size_t(id)];
+        if (duplicates && find(texts.get(size_t(id))) != id) continue;  // not in llama.cpp's map
         if ((a & kAttrControl) && !(a & kAttrUnused) && texts.get(size_t(id)).find("unused") != std::string_view::npos)
             a |= kAttrUnused;
     }
