@@ -143,7 +143,7 @@ def synthetic_tokenizers():
     data = Path(__file__).resolve().parent / "data" / "tokenizer"
     bpe = json.loads((data / "bpe.json").read_text(encoding="utf-8"))["metadata"]
     toks = [Tokenizer.from_metadata({**bpe, "tokenizer.ggml.pre": p}) for p in ("default", "deepseek-llm", "tekken")]
-    for name in ("spm", "gemma4", "wpm"):
+    for name in ("spm", "gemma4", "wpm", "ugm_charsmap", "rwkv"):
         toks.append(
             Tokenizer.from_metadata(json.loads((data / f"{name}.json").read_text(encoding="utf-8"))["metadata"])
         )

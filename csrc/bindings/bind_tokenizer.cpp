@@ -115,6 +115,11 @@ std::unique_ptr<Tokenizer> make_tokenizer(const py::dict& d) {
         if (!a) throw std::invalid_argument("tokenizer.ggml.token_type is not an array of integers");
         src.types.assign(a.data(), a.data() + a.size());
     }
+    if (d.contains("precompiled_charsmap") && !d["precompiled_charsmap"].is_none()) {
+        auto a = py::array_t<uint8_t, py::array::c_style | py::array::forcecast>::ensure(d["precompiled_charsmap"]);
+        if (!a) throw std::invalid_argument("tokenizer.ggml.precompiled_charsmap is not an array of bytes");
+        src.precompiled_charsmap.assign(reinterpret_cast<const char*>(a.data()), size_t(a.size()));
+    }
     src.bos = opt_id(d, "bos_token_id");
     src.eos = opt_id(d, "eos_token_id");
     src.eot = opt_id(d, "eot_token_id");

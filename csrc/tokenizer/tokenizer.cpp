@@ -40,6 +40,26 @@ std::vector<int32_t> TokenizerImpl::tokenize(std::string_view text, bool add_spe
             if (add_special && add_eos && eos != kNoToken) out.push_back(eos);
             break;
         }
+        case VocabType::kUgm: {
+            if (add_special && add_bos && bos != kNoToken) out.push_back(bos);
+            for (const Fragment& f : frags) {
+                if (f.token == kNoToken)
+                    tokenize_ugm(text.substr(f.offset, f.length), out);
+                else
+                    out.push_back(f.token);
+            }
+            if (add_special && add_eos && eos != kNoToken) out.push_back(eos);
+            break;
+        }
+        case VocabType::kRwkv: {
+            for (const Fragment& f : frags) {
+                if (f.token == kNoToken)
+                    tokenize_rwkv(text.substr(f.offset, f.length), out);
+                else
+                    out.push_back(f.token);
+            }
+            break;
+        }
         case VocabType::kWpm: {
             if (add_special && bos != kNoToken) out.push_back(bos);
             for (const Fragment& f : frags) {
@@ -200,7 +220,7 @@ bool Tokenizer::add_space_prefix() const { return impl_->add_space_prefix; }
 const std::string& Tokenizer::model() const { return impl_->model; }
 const std::string& Tokenizer::pre() const { return impl_->pre; }
 const std::string& Tokenizer::pre_type() const { return impl_->pre_type; }
-std::vector<std::string> Tokenizer::supported_models() { return {"llama", "gpt2", "gemma4", "bert"}; }
+std::vector<std::string> Tokenizer::supported_models() { return {"llama", "gpt2", "gemma4", "bert", "t5", "rwkv"}; }
 std::vector<std::string> Tokenizer::supported_pre_tokenizers() { return lc::tok::supported_pre_tokenizers(); }
 
 }  // namespace lc::tok

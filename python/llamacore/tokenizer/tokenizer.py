@@ -119,6 +119,11 @@ class Tokenizer:
             value = g(f"tokenizer.ggml.{key}")
             if value is not None:
                 spec[key] = np.ascontiguousarray(value, dtype=np.float32 if key == "scores" else np.int32)
+        charsmap = g("tokenizer.ggml.precompiled_charsmap")
+        if charsmap is not None:
+            if isinstance(charsmap, (bytes, bytearray, memoryview)):
+                charsmap = np.frombuffer(bytes(charsmap), dtype=np.uint8)
+            spec["precompiled_charsmap"] = np.ascontiguousarray(np.asarray(charsmap).astype(np.uint8, copy=False))
         for key in _ID_KEYS:
             value = g(f"tokenizer.ggml.{key}")
             if value is not None:
