@@ -254,6 +254,7 @@ std::string Program::describe() const {
 }
 
 void Program::run(const Batch& b) {
+    std::lock_guard<std::mutex> lock(mutex_);
     Impl& p = *impl_;
     KVCache& kv = *kv_;
     const int64_t n = b.n_tokens;
