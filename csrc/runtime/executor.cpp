@@ -115,7 +115,14 @@ void Program::Impl::exec(const Step& s, KVCache& kv, int ith, int nth) {
             const int32_t x = n.in[0];
             const float* w = n.in[1] >= 0 ? fptr(n.in[1]) : nullptr;
             const int64_t cols = tensors[x].spec.cols, group = n.i[0] ? n.i[0] : cols;
-            if (group == cols) {
+            if (s.residual >= 0) {  // fused add: y = rms_norm(x) + residual, on this thread's rows
+                int64_t r0, r1;
+                ops::split_range(R, ith, nth, &r0, &r1);
+                if (r1 <= r0) break;
+                const int64_t rs = stride(s.residual);
+                ops::rms_norm(fptr(x) + r0 * stride(x), stride(x), r1 - r0, cols, n.f[0], w, y + r0 * ys, ys, 0, 1);
+                ops::add(y + r0 * ys, ys, fptr(s.residual) + r0 * rs, rs, r1 - r0, cols, y + r0 * ys, ys, 0, 1);
+            } else if (group == cols) {
                 ops::rms_norm(fptr(x), stride(x), R, cols, n.f[0], w, y, ys, ith, nth);
             } else if (stride(x) == cols && ys == cols) {  // contiguous: one row per group
                 ops::rms_norm(fptr(x), group, R * (cols / group), group, n.f[0], w, y, group, ith, nth);
@@ -134,7 +141,22 @@ void Program::Impl::exec(const Step& s, KVCache& kv, int ith, int nth) {
         }
         case Op::rope: {
             const int64_t n_head = n.i[0], hd = n.i[1];
-            ops::rope(fptr(n.in[0]), stride(n.in[0]), hd, R, n_head, hd, b.positions, s.rope, y, ys, hd, ith, nth);
+            const int32_t x = n.in[0];
+            if (!s.norm) {
+                ops::rope(fptr(x), stride(x), hd, R, n_head, hd, b.positions, s.rope, y, ys, hd, ith, nth);
+                break;
+            }
+            // fused per-head rms norm (q/k norms): normalize this thread's tokens into y, then rotate them in place
+            int64_t t0, t1;
+            ops::split_range(R, ith, nth, &t0, &t1);
+            const float* w = s.norm_w >= 0 ? fptr(s.norm_w) : nullptr;
+            for (int64_t t = t0; t < t1; ++t) {
+                ops::rms_norm(fptr(x) + t * stride(x), hd, n_head, hd, s.norm_eps, w, y + t * ys, hd, 0, 1);
+            }
+            if (t1 > t0) {
+                ops::rope(y + t0 * ys, ys, hd, t1 - t0, n_head, hd, b.positions + t0, s.rope, y + t0 * ys, ys, hd, 0,
+                          1);
+            }
             break;
         }
         case Op::attention: {
@@ -244,8 +266,12 @@ std::string Program::describe() const {
             if (id >= 0) s << " '" << p.tensors[id].spec.name << "'";
         if (st.node.op == Op::matmul && !st.quantize) s << " (shared quantization)";
         if (st.norm) s << " (+ rms_norm prologue)";
+        if (st.node.op == Op::rms_norm && st.residual >= 0)
+            s << " (+ residual '" << p.tensors[st.residual].spec.name << "')";
         if (st.node.op == Op::matmul && st.node.in[2] >= 0) s << " (+ bias)";
-        if (st.residual >= 0) s << " (+ residual '" << p.tensors[st.residual].spec.name << "')";
+        if (st.node.op == Op::matmul && st.residual >= 0) {
+            s << " (+ residual '" << p.tensors[st.residual].spec.name << "')";
+        }
         if (st.glu_other >= 0) s << " (+ glu with '" << p.tensors[st.glu_other].spec.name << "')";
         if (!st.barrier_after) s << " (no barrier)";
         s << "\n";

@@ -536,6 +536,62 @@ void fuse_glu(Program::Impl& p) {
     p.steps = std::move(out);
 }
 
+// rms_norm (whole rows) whose only reader is the add that follows: y = rms_norm(x) + r (Gemma's post-norms).
+void fuse_norm_residuals(Program::Impl& p) {
+    auto readers = readers_of(p);
+    std::vector<Step> out;
+    for (size_t i = 0; i < p.steps.size(); ++i) {
+        Step s = p.steps[i];
+        if (s.node.op == Op::rms_norm && s.node.i[0] == 0 && i + 1 < p.steps.size()) {
+            const Step& a = p.steps[i + 1];
+            const int32_t h = s.node.out;
+            if (a.node.op == Op::add && is_plain_intermediate(p, h) && readers[h].size() == 1 &&
+                p.tensors[a.node.out].spec.kind == TensorKind::intermediate &&
+                (a.node.in[0] == h) != (a.node.in[1] == h)) {
+                const int32_t r = a.node.in[0] == h ? a.node.in[1] : a.node.in[0];
+                if (p.tensors[r].spec.kind != TensorKind::weight) {
+                    s.residual = r;
+                    s.node.out = a.node.out;
+                    out.push_back(s);
+                    ++i;
+                    continue;
+                }
+            }
+        }
+        out.push_back(s);
+    }
+    p.steps = std::move(out);
+}
+
+// A per-head rms_norm (group = head_dim) read only by a rope: the rope normalizes each head first (q/k norms of
+// Qwen3 and Gemma). The norm moves down to the rope, which is safe since its input is never written again.
+void fuse_norm_into_rope(Program::Impl& p) {
+    auto readers = readers_of(p);
+    std::vector<int32_t> producer(p.tensors.size(), -1);
+    for (size_t i = 0; i < p.steps.size(); ++i) producer[p.steps[i].node.out] = static_cast<int32_t>(i);
+    std::vector<char> drop(p.steps.size(), 0);
+    for (size_t j = 0; j < p.steps.size(); ++j) {
+        Step& r = p.steps[j];
+        if (r.node.op != Op::rope) continue;
+        const int32_t h = r.node.in[0], i = producer[h];
+        if (i < 0 || drop[i]) continue;
+        const Step& nrm = p.steps[i];
+        if (nrm.node.op != Op::rms_norm || nrm.node.i[0] != r.node.i[1] || !is_plain_intermediate(p, h) ||
+            readers[h].size() != 1) {
+            continue;
+        }
+        r.norm = true;
+        r.norm_w = nrm.node.in[1];
+        r.norm_eps = nrm.node.f[0];
+        r.node.in[0] = nrm.node.in[0];
+        drop[i] = 1;
+    }
+    std::vector<Step> out;
+    for (size_t i = 0; i < p.steps.size(); ++i)
+        if (!drop[i]) out.push_back(p.steps[i]);
+    p.steps = std::move(out);
+}
+
 // ---- barriers ------------------------------------------------------------------------------------------------
 
 // What a phase of a step reads and writes: tensor roots, or the shared scratch kWork / a KV layer (kKV - layer).
@@ -567,6 +623,7 @@ std::vector<Phase> phases(const Program::Impl& p, const Step& s) {
         Phase a{{}, {root(n.out)}};
         for (int32_t id : n.in)
             if (id >= 0 && is_act(id)) a.reads.push_back(root(id));
+        if (s.residual >= 0) a.reads.push_back(root(s.residual));
         out.push_back(a);
     }
     return out;
@@ -618,6 +675,8 @@ void plan(Program::Impl& p, const GraphSpec& spec, const Options& opt, KVCache& 
         fuse_norm_prologues(p);
         fuse_residuals(p);
         fuse_glu(p);
+        fuse_norm_residuals(p);
+        fuse_norm_into_rope(p);
     } else {
         share_quantization(p);
     }
