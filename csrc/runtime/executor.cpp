@@ -142,31 +142,44 @@ void Program::Impl::exec(const Step& s, KVCache& kv, int ith, int nth) {
         case Op::rope: {
             const int64_t n_head = n.i[0], hd = n.i[1];
             const int32_t x = n.in[0];
-            if (!s.norm) {
+            if (!s.norm && s.kv_layer < 0) {
                 ops::rope(fptr(x), stride(x), hd, R, n_head, hd, b.positions, s.rope, y, ys, hd, ith, nth);
                 break;
             }
-            // fused per-head rms norm (q/k norms): normalize this thread's tokens into y, then rotate them in place
+            // This thread's tokens: per-head rms norm (q/k norms) into y, rotation, then the KV-cache store.
             int64_t t0, t1;
             ops::split_range(R, ith, nth, &t0, &t1);
-            const float* w = s.norm_w >= 0 ? fptr(s.norm_w) : nullptr;
-            for (int64_t t = t0; t < t1; ++t) {
-                ops::rms_norm(fptr(x) + t * stride(x), hd, n_head, hd, s.norm_eps, w, y + t * ys, hd, 0, 1);
+            if (t1 <= t0) break;
+            const float* src = fptr(x) + t0 * stride(x);
+            int64_t src_stride = stride(x);
+            if (s.norm) {
+                const float* w = s.norm_w >= 0 ? fptr(s.norm_w) : nullptr;
+                for (int64_t t = t0; t < t1; ++t) {
+                    ops::rms_norm(fptr(x) + t * stride(x), hd, n_head, hd, s.norm_eps, w, y + t * ys, hd, 0, 1);
+                }
+                src = y + t0 * ys, src_stride = ys;
             }
-            if (t1 > t0) {
-                ops::rope(y + t0 * ys, ys, hd, t1 - t0, n_head, hd, b.positions + t0, s.rope, y + t0 * ys, ys, hd, 0,
-                          1);
+            ops::rope(src, src_stride, hd, t1 - t0, n_head, hd, b.positions + t0, s.rope, y + t0 * ys, ys, hd, 0, 1);
+            if (s.kv_layer >= 0) {
+                KVLayer& l = kv.layer(s.kv_layer);
+                ops::copy_rows(y + t0 * ys, ys, t1 - t0, l.n_head_kv * l.head_dim, kv.type_k(), l.k.data(), l.k_row,
+                               call.slots.data() + t0, 0, 1);
+                const int64_t vs = stride(s.kv_v);
+                ops::copy_rows(fptr(s.kv_v) + t0 * vs, vs, t1 - t0, l.n_head_kv * l.head_dim_v, kv.type_v(), l.v.data(),
+                               l.v_row, call.slots.data() + t0, 0, 1);
             }
             break;
         }
         case Op::attention: {
             KVLayer& l = kv.layer(static_cast<int>(n.i[0]));
-            // 1. Store this batch's keys and values in their cells.
-            ops::copy_rows(fptr(n.in[1]), stride(n.in[1]), R, l.n_head_kv * l.head_dim, kv.type_k(), l.k.data(),
-                           l.k_row, call.slots.data(), ith, nth);
-            ops::copy_rows(fptr(n.in[2]), stride(n.in[2]), R, l.n_head_kv * l.head_dim_v, kv.type_v(), l.v.data(),
-                           l.v_row, call.slots.data(), ith, nth);
-            pool->barrier();
+            // 1. Store this batch's keys and values in their cells (unless the rope of k did).
+            if (!s.kv_stored) {
+                ops::copy_rows(fptr(n.in[1]), stride(n.in[1]), R, l.n_head_kv * l.head_dim, kv.type_k(), l.k.data(),
+                               l.k_row, call.slots.data(), ith, nth);
+                ops::copy_rows(fptr(n.in[2]), stride(n.in[2]), R, l.n_head_kv * l.head_dim_v, kv.type_v(), l.v.data(),
+                               l.v_row, call.slots.data(), ith, nth);
+                pool->barrier();
+            }
             // 2. Attend, one run of same-sequence tokens at a time, over that sequence's cells.
             const float* q = fptr(n.in[0]);
             void* wd = work.data() + attn_work_offset;
@@ -273,6 +286,7 @@ std::string Program::describe() const {
             s << " (+ residual '" << p.tensors[st.residual].spec.name << "')";
         }
         if (st.glu_other >= 0) s << " (+ glu with '" << p.tensors[st.glu_other].spec.name << "')";
+        if (st.kv_layer >= 0) s << " (+ KV store)";
         if (!st.barrier_after) s << " (no barrier)";
         s << "\n";
     }

@@ -592,6 +592,27 @@ void fuse_norm_into_rope(Program::Impl& p) {
     p.steps = std::move(out);
 }
 
+// The rope of k whose only reader is the attention stores the rotated keys, and the values, into the KV cache on
+// the tokens its thread rotated, so the attention needs no store phase (and no barrier inside).
+void fuse_kv_store(Program::Impl& p) {
+    auto readers = readers_of(p);
+    std::vector<int32_t> producer(p.tensors.size(), -1);
+    for (size_t i = 0; i < p.steps.size(); ++i) producer[p.steps[i].node.out] = static_cast<int32_t>(i);
+    for (size_t j = 0; j < p.steps.size(); ++j) {
+        Step& a = p.steps[j];
+        if (a.node.op != Op::attention) continue;
+        const int32_t k = a.node.in[1], v = a.node.in[2], i = producer[k];
+        const int32_t vi = producer[p.tensors[v].root];
+        if (i < 0 || p.steps[i].node.op != Op::rope || !is_plain_intermediate(p, k) || readers[k].size() != 1 ||
+            vi >= i) {
+            continue;
+        }
+        p.steps[i].kv_layer = static_cast<int32_t>(a.node.i[0]);
+        p.steps[i].kv_v = v;
+        a.kv_stored = true;
+    }
+}
+
 // ---- barriers ------------------------------------------------------------------------------------------------
 
 // What a phase of a step reads and writes: tensor roots, or the shared scratch kWork / a KV layer (kKV - layer).
@@ -617,13 +638,14 @@ std::vector<Phase> phases(const Program::Impl& p, const Step& s) {
         out.push_back(b);
     } else if (n.op == Op::attention) {
         const int32_t kv = kKV - static_cast<int32_t>(n.i[0]);
-        out.push_back({{root(n.in[1]), root(n.in[2])}, {kv}});
+        if (!s.kv_stored) out.push_back({{root(n.in[1]), root(n.in[2])}, {kv}});
         out.push_back({{root(n.in[0]), kv}, {root(n.out)}});
     } else {
         Phase a{{}, {root(n.out)}};
         for (int32_t id : n.in)
             if (id >= 0 && is_act(id)) a.reads.push_back(root(id));
         if (s.residual >= 0) a.reads.push_back(root(s.residual));
+        if (s.kv_layer >= 0) a.reads.push_back(root(s.kv_v)), a.writes.push_back(kKV - s.kv_layer);
         out.push_back(a);
     }
     return out;
@@ -677,6 +699,7 @@ void plan(Program::Impl& p, const GraphSpec& spec, const Options& opt, KVCache& 
         fuse_glu(p);
         fuse_norm_residuals(p);
         fuse_norm_into_rope(p);
+        fuse_kv_store(p);
     } else {
         share_quantization(p);
     }
@@ -691,6 +714,7 @@ void plan(Program::Impl& p, const GraphSpec& spec, const Options& opt, KVCache& 
         for (int32_t id : s.node.in) use(id);
         use(s.residual);
         use(s.glu_other);
+        use(s.kv_v);
         if (s.norm) use(s.norm_w);
     }
 
@@ -709,7 +733,7 @@ void plan(Program::Impl& p, const GraphSpec& spec, const Options& opt, KVCache& 
             to.offset = arena.alloc(bytes_of(to));
             if (to.last_use < static_cast<int32_t>(i)) release_later(s.node.out);  // never read
         }
-        for (int32_t id : {s.node.in[0], s.node.in[1], s.node.in[2], s.node.in[3], s.residual, s.glu_other}) {
+        for (int32_t id : {s.node.in[0], s.node.in[1], s.node.in[2], s.node.in[3], s.residual, s.glu_other, s.kv_v}) {
             if (id < 0) continue;
             const int32_t r = p.tensors[id].root;
             if (p.tensors[r].spec.kind == TensorKind::intermediate &&
@@ -743,8 +767,10 @@ void plan(Program::Impl& p, const GraphSpec& spec, const Options& opt, KVCache& 
     p.norm_work_stride = static_cast<size_t>(round_up(norm_row, kAlign));
     p.work = HostBuffer(p.norm_work_offset + p.norm_work_stride * nth + kAlign);
     p.n_barriers = 0;
-    for (const Step& s : p.steps)
-        p.n_barriers += s.barrier_after + (s.node.op == Op::attention) + (s.node.op == Op::matmul && s.quantize);
+    for (const Step& s : p.steps) {
+        p.n_barriers +=
+            s.barrier_after + (s.node.op == Op::attention && !s.kv_stored) + (s.node.op == Op::matmul && s.quantize);
+    }
 }
 
 const char* op_name(Op op) {

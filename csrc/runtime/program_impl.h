@@ -39,6 +39,9 @@ struct Step {
     int32_t glu_other = -1;  // epilogue: out = glu(gate, up) with this matmul as gate (glu_self_gate) or up
     bool glu_self_gate = false;
     int glu_kind = 0;
+    int32_t kv_layer = -1;  // rope epilogue: store the rotated keys and the values kv_v into this KV layer
+    int32_t kv_v = -1;
+    bool kv_stored = false;     // attention: the keys and values were stored by the rope of k
     ops::RopeParams rope;       // rope
     ops::AttentionParams attn;  // attention: the fixed part of the kernel's parameters
 };
