@@ -75,6 +75,12 @@ struct Program::Impl {
     void exec(const Step& s, KVCache& kv, int ith, int nth);
 };
 
+// checker.cpp: resolve views and row counts, check every node (std::invalid_argument naming the node).
+void resolve_tensors(Program::Impl& p, const Options& opt);
+void check_nodes(Program::Impl& p, const Options& opt, KVCache& kv);
+// fusions.cpp: shared activation quantization, and with all = true every fusion (Options::fuse).
+void fuse(Program::Impl& p, bool all);
+// planner.cpp: the whole plan (calls the above), barriers, arena offsets, work memory.
 void plan(Program::Impl& p, const GraphSpec& spec, const Options& opt, KVCache& kv);
 
 }  // namespace lc::graph
