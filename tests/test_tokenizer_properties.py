@@ -132,3 +132,35 @@ def test_streaming_equals_one_shot(smollm2, gemma3, data):
         assert "\ufffd" not in "".join(parts) or "\ufffd" in tok.detokenize(ids, special=special).decode(
             "utf-8", "replace"
         )
+
+
+def synthetic_tokenizers():
+    import json
+    from pathlib import Path
+
+    from llamacore.tokenizer import Tokenizer
+
+    data = Path(__file__).resolve().parent / "data" / "tokenizer"
+    bpe = json.loads((data / "bpe.json").read_text(encoding="utf-8"))["metadata"]
+    toks = [Tokenizer.from_metadata({**bpe, "tokenizer.ggml.pre": p}) for p in ("default", "deepseek-llm", "tekken")]
+    for name in ("spm", "gemma4", "wpm", "ugm_charsmap", "rwkv"):
+        toks.append(
+            Tokenizer.from_metadata(json.loads((data / f"{name}.json").read_text(encoding="utf-8"))["metadata"])
+        )
+    return toks
+
+
+SYNTHETIC = synthetic_tokenizers()
+
+
+@SETTINGS
+@given(data=st.binary(max_size=120), text=st.text(max_size=120), special=st.booleans())
+def test_synthetic_vocabularies_never_crash(data, text, special):
+    for tok in SYNTHETIC:
+        for t in (data, text):
+            ids = tok.tokenize(t, add_bos=True, special=special)
+            check_ids(tok, ids)
+            stream = StreamingDetokenizer(tok, special=special)
+            out = "".join(stream.add(i) for i in ids) + stream.flush()
+            assert out == tok.detokenize(ids, special=special).decode("utf-8", "replace")
+            tok.detokenize_native(ids, remove_special=special, unparse_special=special)
