@@ -6,9 +6,11 @@
 // generic level and, where it is cheap, against float64 references. Error budgets are written at each comparison;
 // the activation quantizers and float conversions must be bit-identical (to generic and to csrc/quant/quants.h).
 //
-// Usage: test_kernels [--verbose] [--level NAME]...   Default: every supported level but generic. A level named with
-// --level that cannot run here is a failure, so run-neon.sh cannot pass by testing nothing. Output: one line per failed
-// check, a line per level, and a closing "N passed, M failed"; exit status 1 on failure.
+// Usage: test_kernels [--verbose] [--expect-selected LEVEL] [--level LEVEL]...
+//   --level: the levels to test (default: every supported level but generic). A level that cannot run here is a
+//            failure, so run-neon.sh cannot pass by testing nothing.
+//   --expect-selected: check that start-up dispatch chose LEVEL.  --verbose: a line per check.
+// Output: a line per failed check, a summary per level, and a closing "N passed, M failed"; exit status 1 on failure.
 #include <algorithm>
 #include <cmath>
 #include <cstdarg>
@@ -945,6 +947,12 @@ int main(int argc, char** argv) {
         lc::CpuLevel l;
         if (std::string(argv[i]) == "--verbose") {
             g_verbose = true;
+        } else if (std::string(argv[i]) == "--expect-selected" && i + 1 < argc &&
+                   lc::cpu_level_from_name(argv[i + 1], &l)) {
+            g_level = "dispatch";
+            check(lc::cpu_level() == l, std::string("the level selected at start-up is ") + argv[i + 1],
+                  lc::system_info());
+            ++i;
         } else if (std::string(argv[i]) == "--level" && i + 1 < argc && lc::cpu_level_from_name(argv[i + 1], &l)) {
             if (!lc::cpu_level_supported(l)) {
                 std::printf("FAIL level %s cannot run here (compiled: %d) -- %s\n", argv[i + 1],
@@ -955,7 +963,10 @@ int main(int argc, char** argv) {
             levels.push_back(l);
             ++i;
         } else {
-            std::printf("usage: %s [--verbose] [--level generic|avx2|avx512|neon]...\n", argv[0]);
+            std::printf(
+                "usage: %s [--verbose] [--expect-selected LEVEL] [--level LEVEL]...  (LEVEL: generic, avx2, "
+                "avx512, neon)\n",
+                argv[0]);
             return 2;
         }
     }

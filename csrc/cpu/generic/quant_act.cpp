@@ -4,14 +4,6 @@
 #include "quant/fp16.h"
 #include "quant/quants.h"
 
-// No fused multiply-add: Q8_K rounds the float product iscale * x, as the reference does (aarch64 and -march=native
-// builds would otherwise fuse it with nearest_even's + 1.5 * 2^23 and round a few ties differently).
-#if defined(__clang__)
-#pragma clang fp contract(off)
-#elif defined(__GNUC__)
-#pragma GCC optimize("fp-contract=off")
-#endif
-
 namespace lc::cpu::generic {
 
 void quantize_q8_0(const float* x, void* y, int64_t k) { quantize_row_q8_0_ref(x, static_cast<block_q8_0*>(y), k); }
