@@ -6,16 +6,17 @@
 // generic level and, where it is cheap, against float64 references. Error budgets are written at each comparison;
 // the activation quantizers and float conversions must be bit-identical (to generic and to csrc/quant/quants.h).
 //
-// Usage: test_kernels [--verbose] [--expect-selected LEVEL] [--level LEVEL]...
+// Usage: test_kernels [--verbose] [--seed N] [--expect-selected LEVEL] [--level LEVEL]...
 //   --level: the levels to test (default: every supported level but generic). A level that cannot run here is a
 //            failure, so run-neon.sh cannot pass by testing nothing.
-//   --expect-selected: check that start-up dispatch chose LEVEL.  --verbose: a line per check.
+//   --expect-selected: check that start-up dispatch chose LEVEL.  --verbose: a line per check.  --seed N: other data.
 // Output: a line per failed check, a summary per level, and a closing "N passed, M failed"; exit status 1 on failure.
 #include <algorithm>
 #include <cmath>
 #include <cstdarg>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <random>
@@ -40,8 +41,9 @@ using lc::cpu::Kernels;
 // ---------------------------------------------------------------------------------------------------------------
 
 int g_passed = 0, g_failed = 0;
-std::string g_level;     // name of the level under test, prefixed to failure lines
-bool g_verbose = false;  // --verbose: a line per check, with the share of its budget used
+std::string g_level;         // name of the level under test, prefixed to failure lines
+bool g_verbose = false;      // --verbose: a line per check, with the share of its budget used
+uint64_t g_seed = 20240601;  // --seed
 
 void check(bool ok, const std::string& name, const std::string& detail = "") {
     if (ok) {
@@ -107,7 +109,7 @@ void check_bytes(const std::string& name, const void* got, const void* want, siz
 // ---------------------------------------------------------------------------------------------------------------
 
 struct Rng {
-    std::mt19937_64 g{20240601};
+    std::mt19937_64 g{g_seed};
     float normal(float sd = 1.0f) { return std::normal_distribution<float>(0.0f, sd)(g); }
     float uniform(float a, float b) { return std::uniform_real_distribution<float>(a, b)(g); }
     int integer(int a, int b) { return std::uniform_int_distribution<int>(a, b)(g); }
@@ -555,13 +557,14 @@ auto at_levels(lc::CpuLevel level, F&& f) {
 }
 
 // Relative Frobenius error of the matmul against float64 W @ X with X unquantized: what rounding X to the
-// activation format costs.
+// activation format costs. Over 40 outputs it varies with the data: Q8 reaches 2.1% on some seeds, 4% is the budget
+// (a wrong block layout or scale gives errors of order 100%).
 double loose_budget(DType at) {
     switch (at) {
         case DType::F32: return 1e-6;
         case DType::F16: return 2e-3;
         case DType::BF16: return 1.5e-2;
-        default: return 2e-2;  // Q8_0, Q8_1, Q8_K
+        default: return 4e-2;  // Q8_0, Q8_1, Q8_K
     }
 }
 
@@ -914,7 +917,8 @@ void test_api(lc::CpuLevel level, Rng& rng) {
 std::string overridden(const Kernels& L, const Kernels& G) {
     std::string own, gen;
     auto note = [&](bool mine, const std::string& name) {
-        (mine ? own : gen) += (mine ? own : gen).empty() ? name : " " + name;
+        std::string& list = mine ? own : gen;
+        list += (list.empty() ? "" : " ") + name;
     };
     for (DType t : kWeightTypes) note(L.gemm[static_cast<int>(t)] != G.gemm[static_cast<int>(t)], "gemm:" + tname(t));
     note(L.quantize_q8_0 != G.quantize_q8_0, "quantize_q8_0");
@@ -947,6 +951,8 @@ int main(int argc, char** argv) {
         lc::CpuLevel l;
         if (std::string(argv[i]) == "--verbose") {
             g_verbose = true;
+        } else if (std::string(argv[i]) == "--seed" && i + 1 < argc) {
+            g_seed = std::strtoull(argv[++i], nullptr, 10);
         } else if (std::string(argv[i]) == "--expect-selected" && i + 1 < argc &&
                    lc::cpu_level_from_name(argv[i + 1], &l)) {
             g_level = "dispatch";
@@ -964,7 +970,7 @@ int main(int argc, char** argv) {
             ++i;
         } else {
             std::printf(
-                "usage: %s [--verbose] [--expect-selected LEVEL] [--level LEVEL]...  (LEVEL: generic, avx2, "
+                "usage: %s [--verbose] [--seed N] [--expect-selected LEVEL] [--level LEVEL]...  (LEVEL: generic, avx2, "
                 "avx512, neon)\n",
                 argv[0]);
             return 2;
