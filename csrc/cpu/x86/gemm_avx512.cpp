@@ -18,7 +18,6 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 
-#include <algorithm>
 #include <cstring>
 
 #include "cpu/x86/x86.h"
@@ -395,7 +394,7 @@ void gemm(const void* w, size_t ws, int64_t nrows, int64_t k, const void* xq, si
     const auto* xb = static_cast<const uint8_t*>(xq);
     const int64_t len = k / K::kBlock;
     for (int64_t t0 = 0; t0 < n; t0 += kTokenBlock) {
-        const int64_t tn = std::min(kTokenBlock, n - t0);
+        const int64_t tn = n - t0 < kTokenBlock ? n - t0 : kTokenBlock;
         const uint8_t* xt = xb + t0 * xs;
         float* yt = y + t0 * ys;
         int64_t r = 0;
