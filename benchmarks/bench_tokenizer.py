@@ -60,13 +60,6 @@ def peer_python() -> str | None:
 def load_ours(path: Path):
     from llamacore.tokenizer import Tokenizer
 
-    try:
-        from llamacore.gguf import GGUFFile  # noqa: F401
-    except ImportError:  # until the project's GGUF reader lands: the tests' minimal metadata reader
-        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-        from tokenizer_metadata import read_metadata
-
-        return Tokenizer.from_metadata(read_metadata(path))
     return Tokenizer.from_gguf(path)
 
 
