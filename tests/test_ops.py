@@ -252,6 +252,16 @@ def test_get_rows_float_tables(level, t):
     assert np.array_equal(got, dequantize(table, t, 96)[ids].astype(np.float32))
 
 
+@pytest.mark.parametrize("t", [w for w in ops.WEIGHT_TYPES if w not in ("F32", "F16", "BF16")])
+def test_get_rows_block_formats_exact(level, t):
+    rng = np.random.default_rng(20)
+    k = 512
+    table = random_weights(t, 40, k, rng)
+    ids = [39, 0, 5, 5, 21]
+    got = ops.get_rows(table, t, k, ids)
+    assert np.array_equal(got, dequantize(table[ids], t, k).astype(np.float32))
+
+
 def test_get_rows_rejects_out_of_range_ids():
     table = np.zeros((10, 64), np.uint8)
     with pytest.raises(ValueError, match="outside"):

@@ -87,7 +87,7 @@ LC_BIND(graph) {
     py::class_<PyProgram>(m, "Program",
                           "A planned model graph with its KV cache; built by llamacore.graph.Graph.compile().")
         .def(py::init([](const py::list& tensors, const py::list& nodes, int64_t max_tokens, int64_t n_ctx,
-                         int32_t n_seq, int type_k, int type_v, int n_threads) {
+                         int32_t n_seq, int type_k, int type_v, int n_threads, bool fuse) {
                  auto p = std::make_unique<PyProgram>();
                  GraphSpec spec = parse(tensors, nodes, p->keepalive);
                  Options o;
@@ -97,11 +97,12 @@ LC_BIND(graph) {
                  o.type_k = static_cast<lc::DType>(type_k);
                  o.type_v = static_cast<lc::DType>(type_v);
                  o.n_threads = n_threads;
+                 o.fuse = fuse;
                  p->program = std::make_unique<Program>(std::move(spec), o);
                  return p;
              }),
              py::arg("tensors"), py::arg("nodes"), py::arg("max_tokens"), py::arg("n_ctx"), py::arg("n_seq"),
-             py::arg("type_k"), py::arg("type_v"), py::arg("n_threads"))
+             py::arg("type_k"), py::arg("type_v"), py::arg("n_threads"), py::arg("fuse") = true)
         .def(
             "run",
             [](PyProgram& self, const I32& tokens, const I32& positions, const py::object& seq_ids, const I32& out_rows,
@@ -153,6 +154,7 @@ LC_BIND(graph) {
                  const PlanStats s = self.program->stats();
                  py::dict d;
                  d["n_nodes"] = s.n_nodes;
+                 d["n_steps"] = s.n_steps;
                  d["n_barriers"] = s.n_barriers;
                  d["arena_bytes"] = s.arena_bytes;
                  d["work_bytes"] = s.work_bytes;

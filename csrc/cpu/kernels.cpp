@@ -13,6 +13,7 @@ void fill_generic(Kernels& t) {
     t.level = CpuLevel::generic;
     generic::fill_gemm(t);
     generic::fill_float_ops(t);
+    generic::fill_dequantize(t);
     t.quantize_q8_0 = generic::quantize_q8_0;
     t.quantize_q8_1 = generic::quantize_q8_1;
     t.quantize_q8_K = generic::quantize_q8_K;

@@ -68,14 +68,45 @@ void Program::Impl::exec(const Step& s, KVCache& kv, int ith, int nth) {
         case Op::matmul: {
             if (R == 0) break;
             const TensorSpec& w = tensors[n.in[0]].spec;
+            const int32_t x = n.in[1];
+            const int64_t k = w.cols;
+            uint8_t* xq = work.data();
             if (s.quantize) {
-                ops::matmul_quantize(w.dtype, fptr(n.in[1]), stride(n.in[1]), R, w.cols, work.data(), ith, nth);
+                if (s.norm) {  // rms norm of each row, then quantize it (rows split over the threads)
+                    float* row = reinterpret_cast<float*>(work.data() + norm_work_offset + norm_work_stride * ith);
+                    const float* nw = s.norm_w >= 0 ? fptr(s.norm_w) : nullptr;
+                    const size_t rb = ops::act_row_bytes(w.dtype, k);
+                    int64_t r0, r1;
+                    ops::split_range(R, ith, nth, &r0, &r1);
+                    for (int64_t r = r0; r < r1; ++r) {
+                        ops::rms_norm(fptr(x) + r * stride(x), k, 1, k, s.norm_eps, nw, row, k, 0, 1);
+                        ops::matmul_quantize(w.dtype, row, k, 1, k, xq + r * rb, 0, 1);
+                    }
+                } else {
+                    ops::matmul_quantize(w.dtype, fptr(x), stride(x), R, k, xq, ith, nth);
+                }
                 pool->barrier();
             }
-            ops::matmul_compute(w.dtype, w.data, w.row_bytes, w.rows, w.cols, work.data(), R, y, ys, ith, nth);
-            if (n.in[2] >= 0) {
-                pool->barrier();
-                ops::add(y, ys, fptr(n.in[2]), 0, R, w.rows, y, ys, ith, nth);
+            // Each thread computes its own range of output columns (weight rows), then its epilogue on them.
+            int64_t c0, c1;
+            ops::split_range(w.rows, ith, nth, &c0, &c1, w.rows >= 16 * nth ? 16 : 1);
+            if (c1 <= c0) break;
+            const int64_t nc = c1 - c0;
+            ops::matmul_compute(w.dtype, static_cast<const uint8_t*>(w.data) + c0 * w.row_bytes, w.row_bytes, nc, k, xq,
+                                R, y + c0, ys, 0, 1);
+            if (n.in[2] >= 0) ops::add(y + c0, ys, fptr(n.in[2]) + c0, 0, R, nc, y + c0, ys, 0, 1);
+            if (s.residual >= 0) {
+                ops::add(y + c0, ys, fptr(s.residual) + c0, stride(s.residual), R, nc, y + c0, ys, 0, 1);
+            }
+            if (s.glu_other >= 0) {
+                const float* other = fptr(s.glu_other) + c0;
+                const int64_t os = stride(s.glu_other);
+                const auto kind = static_cast<ops::Glu>(s.glu_kind);
+                if (s.glu_self_gate) {
+                    ops::glu(kind, y + c0, ys, other, os, R, nc, y + c0, ys, 0, 1);
+                } else {
+                    ops::glu(kind, other, os, y + c0, ys, R, nc, y + c0, ys, 0, 1);
+                }
             }
             break;
         }
@@ -186,7 +217,8 @@ int64_t Program::n_vocab() const { return impl_->tensors[impl_->output].spec.col
 
 PlanStats Program::stats() const {
     PlanStats s;
-    s.n_nodes = static_cast<int64_t>(impl_->steps.size());
+    s.n_nodes = impl_->n_nodes;
+    s.n_steps = static_cast<int64_t>(impl_->steps.size());
     s.n_barriers = impl_->n_barriers;
     s.arena_bytes = static_cast<int64_t>(impl_->arena.size());
     s.work_bytes = static_cast<int64_t>(impl_->work.size());
@@ -206,6 +238,10 @@ std::string Program::describe() const {
         for (int32_t id : st.node.in)
             if (id >= 0) s << " '" << p.tensors[id].spec.name << "'";
         if (st.node.op == Op::matmul && !st.quantize) s << " (shared quantization)";
+        if (st.norm) s << " (+ rms_norm prologue)";
+        if (st.node.op == Op::matmul && st.node.in[2] >= 0) s << " (+ bias)";
+        if (st.residual >= 0) s << " (+ residual '" << p.tensors[st.residual].spec.name << "')";
+        if (st.glu_other >= 0) s << " (+ glu with '" << p.tensors[st.glu_other].spec.name << "')";
         if (!st.barrier_after) s << " (no barrier)";
         s << "\n";
     }

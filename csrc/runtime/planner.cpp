@@ -410,6 +410,189 @@ void check_nodes(Program::Impl& p, const Options& opt, KVCache& kv) {
     if (n_out != 1) throw std::invalid_argument("graph: needs exactly one output tensor (the logits)");
 }
 
+// ---- fusions -------------------------------------------------------------------------------------------------
+
+// readers[root] = indices of the steps reading that root (directly or through a view).
+std::vector<std::vector<int32_t>> readers_of(const Program::Impl& p) {
+    std::vector<std::vector<int32_t>> r(p.tensors.size());
+    for (size_t i = 0; i < p.steps.size(); ++i) {
+        for (int32_t id : p.steps[i].node.in) {
+            if (id < 0) continue;
+            auto& v = r[p.tensors[id].root];
+            if (v.empty() || v.back() != static_cast<int32_t>(i)) v.push_back(static_cast<int32_t>(i));
+        }
+    }
+    return r;
+}
+
+bool has_views(const Program::Impl& p, int32_t root) {
+    for (size_t id = 0; id < p.tensors.size(); ++id) {
+        if (p.tensors[id].root == root && static_cast<int32_t>(id) != root) return true;
+    }
+    return false;
+}
+
+bool is_plain_intermediate(const Program::Impl& p, int32_t id) {
+    return p.tensors[id].spec.kind == TensorKind::intermediate && !has_views(p, id);
+}
+
+DType weight_type(const Program::Impl& p, const Step& s) { return p.tensors[s.node.in[0]].spec.dtype; }
+
+// Consecutive matmuls reading the same input with the same activation format quantize it once.
+void share_quantization(Program::Impl& p) {
+    for (size_t i = 1; i < p.steps.size(); ++i) {
+        Step &a = p.steps[i - 1], &b = p.steps[i];
+        if (a.node.op != Op::matmul || b.node.op != Op::matmul || a.node.in[1] != b.node.in[1]) continue;
+        if (ops::act_type(weight_type(p, a)) != ops::act_type(weight_type(p, b))) continue;
+        b.quantize = false;
+    }
+}
+
+// rms_norm (whole rows) read only by the matmuls that follow it and share one quantization: normalize each row
+// while quantizing it.
+void fuse_norm_prologues(Program::Impl& p) {
+    auto readers = readers_of(p);
+    std::vector<Step> out;
+    for (size_t i = 0; i < p.steps.size(); ++i) {
+        const Step& n = p.steps[i];
+        const int32_t h = n.node.out;
+        bool ok = n.node.op == Op::rms_norm && n.node.i[0] == 0 && is_plain_intermediate(p, h) &&
+                  i + 1 < p.steps.size() && p.steps[i + 1].node.op == Op::matmul && p.steps[i + 1].quantize;
+        size_t j = i + 1;
+        if (ok) {
+            // the sharing group after the norm must be exactly h's readers
+            while (j < p.steps.size() && p.steps[j].node.op == Op::matmul && p.steps[j].node.in[1] == h &&
+                   (j == i + 1 || !p.steps[j].quantize)) {
+                ++j;
+            }
+            ok = readers[h].size() == j - i - 1 && readers[h].front() == static_cast<int32_t>(i + 1) &&
+                 readers[h].back() == static_cast<int32_t>(j - 1);
+        }
+        if (!ok) {
+            out.push_back(n);
+            continue;
+        }
+        for (size_t k = i + 1; k < j; ++k) p.steps[k].node.in[1] = n.node.in[0];
+        Step& m = p.steps[i + 1];
+        m.norm = true;
+        m.norm_w = n.node.in[1];
+        m.norm_eps = n.node.f[0];
+    }
+    p.steps = std::move(out);
+}
+
+// matmul followed by add(matmul, r) (or add(r, matmul)) that is the product's only reader: out = W x + r.
+void fuse_residuals(Program::Impl& p) {
+    auto readers = readers_of(p);
+    std::vector<Step> out;
+    for (size_t i = 0; i < p.steps.size(); ++i) {
+        Step s = p.steps[i];
+        if (s.node.op == Op::matmul && i + 1 < p.steps.size()) {
+            const Step& a = p.steps[i + 1];
+            const int32_t m = s.node.out;
+            if (a.node.op == Op::add && is_plain_intermediate(p, m) && readers[m].size() == 1 &&
+                p.tensors[a.node.out].spec.kind == TensorKind::intermediate &&
+                (a.node.in[0] == m) != (a.node.in[1] == m)) {
+                const int32_t r = a.node.in[0] == m ? a.node.in[1] : a.node.in[0];
+                if (p.tensors[r].spec.kind != TensorKind::weight) {
+                    s.residual = r;
+                    s.node.out = a.node.out;
+                    out.push_back(s);
+                    ++i;  // the add is done
+                    continue;
+                }
+            }
+        }
+        out.push_back(s);
+    }
+    p.steps = std::move(out);
+}
+
+// gate and up matmuls sharing one quantization, then glu(gate, up) as their only reader: the second matmul applies
+// the glu to the columns its thread computed (same row split for both), writing the glu's output.
+void fuse_glu(Program::Impl& p) {
+    auto readers = readers_of(p);
+    std::vector<Step> out;
+    for (size_t i = 0; i < p.steps.size(); ++i) {
+        const Step& g = p.steps[i];
+        if (g.node.op == Op::glu && out.size() >= 2) {
+            Step &a = out[out.size() - 2], &b = out.back();
+            const int32_t gate = g.node.in[0], up = g.node.in[1];
+            const bool pair = a.node.op == Op::matmul && b.node.op == Op::matmul && !b.quantize && a.residual < 0 &&
+                              b.residual < 0 && a.node.in[2] < 0 && b.node.in[2] < 0 &&
+                              ((a.node.out == gate && b.node.out == up) || (a.node.out == up && b.node.out == gate));
+            if (pair && is_plain_intermediate(p, gate) && is_plain_intermediate(p, up) && readers[gate].size() == 1 &&
+                readers[up].size() == 1 && p.tensors[g.node.out].spec.kind == TensorKind::intermediate &&
+                p.tensors[a.node.in[0]].spec.rows == p.tensors[b.node.in[0]].spec.rows) {
+                b.glu_self_gate = b.node.out == gate;
+                b.glu_other = a.node.out;
+                b.glu_kind = static_cast<int>(g.node.i[0]);
+                b.node.out = g.node.out;
+                continue;  // the glu is done
+            }
+        }
+        out.push_back(g);
+    }
+    p.steps = std::move(out);
+}
+
+// ---- barriers ------------------------------------------------------------------------------------------------
+
+// What a phase of a step reads and writes: tensor roots, or the shared scratch kWork / a KV layer (kKV - layer).
+constexpr int32_t kWork = -1, kKV = -10;
+
+struct Phase {
+    std::vector<int32_t> reads, writes;
+};
+
+std::vector<Phase> phases(const Program::Impl& p, const Step& s) {
+    auto root = [&](int32_t id) { return p.tensors[id].root; };
+    auto is_act = [&](int32_t id) {
+        const auto k = p.tensors[root(id)].spec.kind;
+        return k == TensorKind::intermediate || k == TensorKind::output;
+    };
+    const NodeSpec& n = s.node;
+    std::vector<Phase> out;
+    if (n.op == Op::matmul) {
+        if (s.quantize) out.push_back({{root(n.in[1])}, {kWork}});
+        Phase b{{kWork}, {root(n.out)}};
+        if (s.residual >= 0) b.reads.push_back(root(s.residual));
+        // glu_other was written by this same thread in the previous step: no hazard between threads
+        out.push_back(b);
+    } else if (n.op == Op::attention) {
+        const int32_t kv = kKV - static_cast<int32_t>(n.i[0]);
+        out.push_back({{root(n.in[1]), root(n.in[2])}, {kv}});
+        out.push_back({{root(n.in[0]), kv}, {root(n.out)}});
+    } else {
+        Phase a{{}, {root(n.out)}};
+        for (int32_t id : n.in)
+            if (id >= 0 && is_act(id)) a.reads.push_back(root(id));
+        out.push_back(a);
+    }
+    return out;
+}
+
+// A barrier after step i only where a later step, before the next barrier, would touch what a step since the
+// last barrier wrote (read after write, write after write) or overwrite what it read (write after read).
+void place_barriers(Program::Impl& p) {
+    std::vector<int32_t> group_r, group_w;
+    auto has = [](const std::vector<int32_t>& v, int32_t x) { return std::find(v.begin(), v.end(), x) != v.end(); };
+    for (size_t i = 0; i < p.steps.size(); ++i) {
+        const auto ph = phases(p, p.steps[i]);
+        const Phase& first = ph.front();
+        bool conflict = false;
+        for (int32_t r : first.reads) conflict |= has(group_w, r);
+        for (int32_t w : first.writes) conflict |= has(group_w, w) || has(group_r, w);
+        if (i > 0) p.steps[i - 1].barrier_after = conflict;
+        if (conflict) group_r.clear(), group_w.clear();
+        if (ph.size() > 1) group_r.clear(), group_w.clear();  // the step's internal barrier
+        const Phase& last = ph.back();
+        group_r.insert(group_r.end(), last.reads.begin(), last.reads.end());
+        group_w.insert(group_w.end(), last.writes.begin(), last.writes.end());
+    }
+    p.steps.back().barrier_after = false;  // run() returns when every thread is done
+}
+
 }  // namespace
 
 void plan(Program::Impl& p, const GraphSpec& spec, const Options& opt, KVCache& kv) {
@@ -426,72 +609,83 @@ void plan(Program::Impl& p, const GraphSpec& spec, const Options& opt, KVCache& 
         p.steps.push_back(st);
     }
     if (p.steps.empty()) throw std::invalid_argument("graph: no nodes");
+    p.n_nodes = static_cast<int64_t>(p.steps.size());
     resolve_tensors(p, opt);
     check_nodes(p, opt, kv);
 
-    // Liveness: the last node reading each root.
-    for (size_t i = 0; i < p.steps.size(); ++i) {
-        for (int32_t id : p.steps[i].node.in) {
-            if (id >= 0) p.tensors[p.tensors[id].root].last_use = static_cast<int32_t>(i);
-        }
+    if (opt.fuse) {
+        share_quantization(p);
+        fuse_norm_prologues(p);
+        fuse_residuals(p);
+        fuse_glu(p);
+    } else {
+        share_quantization(p);
     }
+    place_barriers(p);
 
-    // Matmuls in a row reading the same input with the same activation format share one quantization, and need
-    // no barrier between them (each writes its own output from the shared quantized rows).
-    for (size_t i = 1; i < p.steps.size(); ++i) {
-        Step &a = p.steps[i - 1], &b = p.steps[i];
-        if (a.node.op != Op::matmul || b.node.op != Op::matmul || a.node.in[1] != b.node.in[1]) continue;
-        const DType ta = p.tensors[a.node.in[0]].spec.dtype, tb = p.tensors[b.node.in[0]].spec.dtype;
-        if (ops::act_type(ta) != ops::act_type(tb)) continue;
-        b.quantize = false;
-        a.barrier_after = false;
+    // Liveness: the last step reading each root (a matmul's epilogue operands count as read there).
+    for (size_t i = 0; i < p.steps.size(); ++i) {
+        const Step& s = p.steps[i];
+        auto use = [&](int32_t id) {
+            if (id >= 0) p.tensors[p.tensors[id].root].last_use = static_cast<int32_t>(i);
+        };
+        for (int32_t id : s.node.in) use(id);
+        use(s.residual);
+        use(s.glu_other);
+        if (s.norm) use(s.norm_w);
     }
-    p.steps.back().barrier_after = false;  // run() returns when every thread is done
 
     // Arena offsets. A root whose last reader is step i is released at the next barrier, never earlier, so that no
     // step running beside it without a barrier can overwrite what another thread still reads.
     Arena arena;
     std::vector<int32_t> pending;
     auto bytes_of = [&](const Tensor& t) { return t.max_rows * t.spec.cols * static_cast<int64_t>(sizeof(float)); };
+    auto release_later = [&](int32_t r) {
+        if (std::find(pending.begin(), pending.end(), r) == pending.end()) pending.push_back(r);
+    };
     for (size_t i = 0; i < p.steps.size(); ++i) {
-        const int32_t o = p.steps[i].node.out;
-        Tensor& to = p.tensors[o];
+        const Step& s = p.steps[i];
+        Tensor& to = p.tensors[s.node.out];
         if (to.spec.kind == TensorKind::intermediate) {
             to.offset = arena.alloc(bytes_of(to));
-            if (to.last_use < static_cast<int32_t>(i)) pending.push_back(o);  // never read
+            if (to.last_use < static_cast<int32_t>(i)) release_later(s.node.out);  // never read
         }
-        for (int32_t id : p.steps[i].node.in) {
+        for (int32_t id : {s.node.in[0], s.node.in[1], s.node.in[2], s.node.in[3], s.residual, s.glu_other}) {
             if (id < 0) continue;
             const int32_t r = p.tensors[id].root;
             if (p.tensors[r].spec.kind == TensorKind::intermediate &&
-                p.tensors[r].last_use == static_cast<int32_t>(i) &&
-                std::find(pending.begin(), pending.end(), r) == pending.end()) {
-                pending.push_back(r);
+                p.tensors[r].last_use == static_cast<int32_t>(i)) {
+                release_later(r);
             }
         }
-        if (p.steps[i].barrier_after) {
+        if (s.barrier_after) {
             for (int32_t r : pending) arena.release(p.tensors[r].offset, bytes_of(p.tensors[r]));
             pending.clear();
         }
     }
     p.arena = HostBuffer(static_cast<size_t>(std::max<int64_t>(arena.size(), kAlign)));
 
-    // Work memory: the largest quantized activation block, then the attention scratch.
-    int64_t mm = 0, at = 0;
+    // Work memory: the largest quantized activation block, the attention scratch, a float row per thread for
+    // norm prologues.
+    int64_t mm = 0, at = 0, norm_row = 0;
     const int nth = p.pool->n_threads();
     for (const Step& s : p.steps) {
         if (s.node.op == Op::matmul) {
             const Tensor& w = p.tensors[s.node.in[0]];
             const Tensor& x = p.tensors[s.node.in[1]];
             mm = std::max<int64_t>(mm, ops::matmul_wsize(w.spec.dtype, x.max_rows, w.spec.cols));
+            if (s.norm) norm_row = std::max<int64_t>(norm_row, w.spec.cols * static_cast<int64_t>(sizeof(float)));
         } else if (s.node.op == Op::attention) {
             at = std::max<int64_t>(at, ops::attention_wsize(s.attn, nth));
         }
     }
     p.attn_work_offset = static_cast<size_t>(round_up(mm, kAlign));
-    p.work = HostBuffer(p.attn_work_offset + static_cast<size_t>(round_up(at, kAlign)) + kAlign);
+    p.norm_work_offset = p.attn_work_offset + static_cast<size_t>(round_up(at, kAlign));
+    p.norm_work_stride = static_cast<size_t>(round_up(norm_row, kAlign));
+    p.work = HostBuffer(p.norm_work_offset + p.norm_work_stride * nth + kAlign);
     p.n_barriers = 0;
-    for (const Step& s : p.steps) p.n_barriers += s.barrier_after;
+    for (const Step& s : p.steps)
+        p.n_barriers += s.barrier_after + (s.node.op == Op::attention) + (s.node.op == Op::matmul && s.quantize);
 }
 
 const char* op_name(Op op) {

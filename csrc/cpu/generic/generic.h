@@ -21,5 +21,6 @@ VecDotFn vec_dot(DType wtype);
 // Row-by-row gemm built on vec_dot (generic table entry for every weight format).
 void fill_gemm(Kernels& t);
 void fill_float_ops(Kernels& t);
+void fill_dequantize(Kernels& t);  // the block formats, via csrc/quant's reference dequantizers
 
 }  // namespace lc::cpu::generic

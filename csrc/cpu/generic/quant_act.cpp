@@ -1,83 +1,14 @@
-// Scalar activation quantizers and float conversions (generic level). The Q8 quantizers follow llama.cpp's
-// quantize_row_q8_*_ref operation for operation; every SIMD level must reproduce their output bit for bit.
-#include <cmath>
-#include <cstring>
-
+// Generic level: the activation quantizers and row dequantizers are the scalar references of csrc/quant/quants.h
+// (llama.cpp's rules), so every SIMD level is tested bit for bit against the ground truth itself.
 #include "cpu/generic/generic.h"
-#include "quant/blocks.h"
 #include "quant/fp16.h"
+#include "quant/quants.h"
 
 namespace lc::cpu::generic {
 
-namespace {
-inline int nearest_even(float v) {  // llama.cpp's nearest_int: round half to even via the 1.5*2^23 trick
-    const float t = v + 12582912.f;
-    int32_t i;
-    std::memcpy(&i, &t, 4);
-    return (i & 0x007FFFFF) - 0x00400000;
-}
-}  // namespace
-
-void quantize_q8_0(const float* x, void* vy, int64_t k) {
-    auto* y = static_cast<block_q8_0*>(vy);
-    for (int64_t i = 0; i < k / QK8_0; ++i, x += QK8_0) {
-        float amax = 0.0f;
-        for (int j = 0; j < QK8_0; ++j) amax = std::fmax(amax, std::fabs(x[j]));
-        const float d = amax / 127.0f;
-        const float id = d != 0.0f ? 1.0f / d : 0.0f;
-        y[i].d = fp32_to_fp16(d);
-        for (int j = 0; j < QK8_0; ++j) y[i].qs[j] = static_cast<int8_t>(std::round(x[j] * id));
-    }
-}
-
-void quantize_q8_1(const float* x, void* vy, int64_t k) {
-    auto* y = static_cast<block_q8_1*>(vy);
-    for (int64_t i = 0; i < k / QK8_1; ++i, x += QK8_1) {
-        float amax = 0.0f;
-        for (int j = 0; j < QK8_1; ++j) amax = std::fmax(amax, std::fabs(x[j]));
-        const float d = amax / 127.0f;
-        const float id = d != 0.0f ? 1.0f / d : 0.0f;
-        y[i].d = fp32_to_fp16(d);
-        int sum = 0;
-        for (int j = 0; j < QK8_1 / 2; ++j) {
-            const int8_t a = static_cast<int8_t>(std::round(x[j] * id));
-            const int8_t b = static_cast<int8_t>(std::round(x[QK8_1 / 2 + j] * id));
-            y[i].qs[j] = a;
-            y[i].qs[QK8_1 / 2 + j] = b;
-            sum += a + b;
-        }
-        y[i].s = fp32_to_fp16(static_cast<float>(sum) * d);
-    }
-}
-
-void quantize_q8_K(const float* x, void* vy, int64_t k) {
-    auto* y = static_cast<block_q8_K*>(vy);
-    for (int64_t i = 0; i < k / QK_K; ++i, x += QK_K) {
-        float max = 0.0f, amax = 0.0f;
-        for (int j = 0; j < QK_K; ++j) {
-            const float ax = std::fabs(x[j]);
-            if (ax > amax) {
-                amax = ax;
-                max = x[j];
-            }
-        }
-        if (amax == 0.0f) {
-            std::memset(&y[i], 0, sizeof(block_q8_K));
-            continue;
-        }
-        const float iscale = -127.0f / max;
-        for (int j = 0; j < QK_K; ++j) {
-            const int v = nearest_even(iscale * x[j]);
-            y[i].qs[j] = static_cast<int8_t>(v < 127 ? v : 127);
-        }
-        for (int j = 0; j < QK_K / 16; ++j) {
-            int sum = 0;
-            for (int l = 0; l < 16; ++l) sum += y[i].qs[j * 16 + l];
-            y[i].bsums[j] = static_cast<int16_t>(sum);
-        }
-        y[i].d = 1.0f / iscale;
-    }
-}
+void quantize_q8_0(const float* x, void* y, int64_t k) { quantize_row_q8_0_ref(x, static_cast<block_q8_0*>(y), k); }
+void quantize_q8_1(const float* x, void* y, int64_t k) { quantize_row_q8_1_ref(x, static_cast<block_q8_1*>(y), k); }
+void quantize_q8_K(const float* x, void* y, int64_t k) { quantize_row_q8_K_ref(x, static_cast<block_q8_K*>(y), k); }
 
 void to_f16(const float* x, void* vy, int64_t k) {
     auto* y = static_cast<uint16_t*>(vy);
@@ -87,6 +18,29 @@ void to_f16(const float* x, void* vy, int64_t k) {
 void to_bf16(const float* x, void* vy, int64_t k) {
     auto* y = static_cast<uint16_t*>(vy);
     for (int64_t i = 0; i < k; ++i) y[i] = fp32_to_bf16(x[i]);
+}
+
+namespace {
+template <class B, void (*F)(const B*, float*, int64_t)>
+void deq(const void* x, float* y, int64_t k) {
+    F(static_cast<const B*>(x), y, k);
+}
+}  // namespace
+
+void fill_dequantize(Kernels& t) {
+    auto set = [&](DType d, DequantizeFn f) { t.dequantize[static_cast<int>(d)] = f; };
+    set(DType::Q4_0, deq<block_q4_0, dequantize_row_q4_0>);
+    set(DType::Q4_1, deq<block_q4_1, dequantize_row_q4_1>);
+    set(DType::Q5_0, deq<block_q5_0, dequantize_row_q5_0>);
+    set(DType::Q5_1, deq<block_q5_1, dequantize_row_q5_1>);
+    set(DType::Q8_0, deq<block_q8_0, dequantize_row_q8_0>);
+    set(DType::Q2_K, deq<block_q2_K, dequantize_row_q2_K>);
+    set(DType::Q3_K, deq<block_q3_K, dequantize_row_q3_K>);
+    set(DType::Q4_K, deq<block_q4_K, dequantize_row_q4_K>);
+    set(DType::Q5_K, deq<block_q5_K, dequantize_row_q5_K>);
+    set(DType::Q6_K, deq<block_q6_K, dequantize_row_q6_K>);
+    set(DType::IQ4_NL, deq<block_iq4_nl, dequantize_row_iq4_nl>);
+    set(DType::IQ4_XS, deq<block_iq4_xs, dequantize_row_iq4_xs>);
 }
 
 }  // namespace lc::cpu::generic

@@ -107,6 +107,7 @@ struct Options {
     int32_t n_seq = 1;
     DType type_k = DType::F16, type_v = DType::F16;
     int n_threads = 0;  // 0: physical cores
+    bool fuse = true;   // fold norms, residual adds, biases and glus into matmuls (false: one step per node)
 };
 
 // The KV cache: per layer K [cells, n_head_kv * head_dim] and V [cells, n_head_kv * head_dim_v] in type_k/type_v.
@@ -184,7 +185,7 @@ struct Batch {
 };
 
 struct PlanStats {
-    int64_t n_nodes = 0, n_barriers = 0, arena_bytes = 0, work_bytes = 0, kv_bytes = 0;
+    int64_t n_nodes = 0, n_steps = 0, n_barriers = 0, arena_bytes = 0, work_bytes = 0, kv_bytes = 0;
 };
 
 class Program {
