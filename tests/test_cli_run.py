@@ -87,6 +87,7 @@ def test_chat_real_model_in_a_terminal(smollm2_path):
     answer = child.before
     assert "Paris" in answer or len(answer.strip()) > 20
     child.sendline("Write a very long story about a llama.")
+    child.expect("llama.\r\n")  # the terminal's echo of the question
     child.expect(r"\w+ \w+ \w+")  # the answer started streaming
     child.sendintr()
     child.expect(r"\[stopped\]")

@@ -161,5 +161,11 @@ LC_BIND(graph) {
                  d["kv_bytes"] = s.kv_bytes;
                  return d;
              })
-        .def("describe", [](PyProgram& self) { return self.program->describe(); });
+        .def("describe", [](PyProgram& self) { return self.program->describe(); })
+        .def(
+            "set_profiling", [](PyProgram& self, bool on) { self.program->set_profiling(on); }, py::arg("on"),
+            "Time each step (thread 0's view, summed over calls) until set_profiling(False).")
+        .def(
+            "profile", [](PyProgram& self) { return self.program->profile(); },
+            "Seconds per step (the lines of describe()) since set_profiling(True).");
 }

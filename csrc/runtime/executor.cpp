@@ -1,5 +1,6 @@
 // Running a planned graph: one pool run per call, every thread walking the node list.
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <sstream>
@@ -215,6 +216,10 @@ Program::~Program() = default;
 
 int64_t Program::n_vocab() const { return impl_->tensors[impl_->output].spec.cols; }
 
+void Program::set_profiling(bool on) { impl_->profile.assign(on ? impl_->steps.size() : 0, 0.0); }
+
+std::vector<double> Program::profile() const { return impl_->profile; }
+
 PlanStats Program::stats() const {
     PlanStats s;
     s.n_nodes = impl_->n_nodes;
@@ -313,12 +318,28 @@ void Program::run(const Batch& b) {
         kv.extent(seq) = std::max<int64_t>(kv.extent(seq), b.positions[t] + 1);
     }
     p.call.batch = &b;
-    p.pool->run([&](int ith, int nth) {
-        for (const Step& s : p.steps) {
-            p.exec(s, kv, ith, nth);
-            if (s.barrier_after) p.pool->barrier();
-        }
-    });
+    if (p.profile.empty()) {
+        p.pool->run([&](int ith, int nth) {
+            for (const Step& s : p.steps) {
+                p.exec(s, kv, ith, nth);
+                if (s.barrier_after) p.pool->barrier();
+            }
+        });
+    } else {  // the same, with thread 0 timing each step up to its barrier (steps without one: up to the next)
+        p.pool->run([&](int ith, int nth) {
+            auto t0 = std::chrono::steady_clock::now();
+            for (size_t i = 0; i < p.steps.size(); ++i) {
+                const Step& s = p.steps[i];
+                p.exec(s, kv, ith, nth);
+                if (s.barrier_after) p.pool->barrier();
+                if (ith == 0) {
+                    const auto t1 = std::chrono::steady_clock::now();
+                    p.profile[i] += std::chrono::duration<double>(t1 - t0).count();
+                    t0 = t1;
+                }
+            }
+        });
+    }
     p.call.batch = nullptr;
 }
 

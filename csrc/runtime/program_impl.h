@@ -59,7 +59,8 @@ struct Program::Impl {
     size_t norm_work_offset = 0, norm_work_stride = 0;  // per-thread float row for norm prologues
     int32_t output = -1;                                // the output tensor
     int32_t n_barriers = 0;
-    int64_t n_nodes = 0;  // graph nodes before fusion
+    int64_t n_nodes = 0;          // graph nodes before fusion
+    std::vector<double> profile;  // seconds per step, summed over calls (empty: not profiling)
     std::unique_ptr<ThreadPool> pool;
     CallState call;
     std::vector<int32_t> seen;  // [n_cells] call stamp of cells written, to catch duplicates in a batch

@@ -913,6 +913,28 @@ void test_api(lc::CpuLevel level, Rng& rng) {
     test_api_copy_rows(level, pool, rng);
 }
 
+// The thread pool's spin barrier: after barrier(), each thread sees what every other thread wrote before it (plain
+// stores, ordered by the barrier alone). Under qemu the guest threads are host threads.
+void test_threadpool() {
+    lc::ThreadPool pool(4);
+    constexpr int kPad = 16;  // a cache line per thread
+    std::vector<int> slot(4 * kPad, -1), stale(4 * kPad, 0);
+    for (int round = 0; round < 200; ++round) {
+        pool.run([&](int ith, int nth) {
+            for (int step = 0; step < 3; ++step) {
+                slot[ith * kPad] = round * 3 + step;
+                pool.barrier();
+                for (int j = 0; j < nth; ++j) stale[ith * kPad] += slot[j * kPad] != round * 3 + step;
+                pool.barrier();  // nobody writes the next value before everyone has read this one
+            }
+        });
+    }
+    int n_stale = 0;
+    for (int i = 0; i < 4; ++i) n_stale += stale[i * kPad];
+    check(pool.n_threads() == 4, "thread pool has 4 threads");
+    check(n_stale == 0, "thread pool barrier orders the threads' writes", strf("%d stale reads", n_stale));
+}
+
 // Which entries of the level's table are its own (the rest are generic's).
 std::string overridden(const Kernels& L, const Kernels& G) {
     std::string own, gen;
@@ -983,6 +1005,8 @@ int main(int argc, char** argv) {
     }
     if (levels.empty()) levels.push_back(lc::CpuLevel::generic);  // still checks generic against the references
     std::printf("%s\n", lc::system_info().c_str());
+    g_level = "threadpool";
+    test_threadpool();
     for (lc::CpuLevel level : levels) {
         g_level = lc::cpu_level_name(level);
         const int p0 = g_passed, f0 = g_failed;

@@ -18,8 +18,8 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 
-#include <algorithm>
 #include <cstring>
+#include <new>
 
 #include "cpu/x86/x86.h"
 #include "quant/blocks.h"
@@ -142,7 +142,7 @@ void tile32(const uint8_t* w, size_t ws, const uint8_t* x, size_t xs, int64_t nb
             dx[t] = pair_f16(xa, xb);
             if (single) dx[t] = _mm512_maskz_mov_ps(0x00FF, dx[t]);
             if constexpr (F::kMin) {
-                sx[t] = pair_f16(xa + 2, xb + 2);
+                sx[t] = _mm512_mul_ps(pair_f16(xa + 2, xb + 2), _mm512_set1_ps(0.125f));  // 8 lanes per block
                 if (single) sx[t] = _mm512_maskz_mov_ps(0x00FF, sx[t]);
             }
             if constexpr (F::kOffset != 0) nc[t] = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, off, xv[t]));
@@ -153,7 +153,7 @@ void tile32(const uint8_t* w, size_t ws, const uint8_t* x, size_t xs, int64_t nb
             const __m512i q = F::quants(wa, wb);
             const __m512 dw = F::scales(wa, wb);
             __m512 mw;
-            if constexpr (F::kMin) mw = _mm512_mul_ps(F::mins(wa, wb), _mm512_set1_ps(0.125f));  // 8 lanes per block
+            if constexpr (F::kMin) mw = F::mins(wa, wb);
             for (int t = 0; t < C; ++t) {
                 const __m512i p = _mm512_dpbusd_epi32(F::kOffset != 0 ? nc[t] : zero, q, xv[t]);
                 acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_mul_ps(dw, dx[t]), acc[r][t]);
@@ -395,10 +395,14 @@ void gemm(const void* w, size_t ws, int64_t nrows, int64_t k, const void* xq, si
     const auto* xb = static_cast<const uint8_t*>(xq);
     const int64_t len = k / K::kBlock;
     for (int64_t t0 = 0; t0 < n; t0 += kTokenBlock) {
-        const int64_t tn = std::min(kTokenBlock, n - t0);
+        const int64_t tn = n - t0 < kTokenBlock ? n - t0 : kTokenBlock;
         const uint8_t* xt = xb + t0 * xs;
         float* yt = y + t0 * ys;
         int64_t r = 0;
+        if (tn == 1) {  // matrix-vector: more rows per pass share each activation load
+            for (; r + K::kRv <= nrows; r += K::kRv)
+                K::template tile<K::kRv, 1>(wb + r * ws, ws, xt, xs, len, yt + r, ys);
+        }
         for (; r + K::kR <= nrows; r += K::kR) token_tiles<K, K::kR>(wb + r * ws, ws, xt, xs, tn, len, yt + r, ys);
         for (; r < nrows; ++r) token_tiles<K, 1>(wb + r * ws, ws, xt, xs, tn, len, yt + r, ys);
     }
@@ -406,7 +410,7 @@ void gemm(const void* w, size_t ws, int64_t nrows, int64_t k, const void* xq, si
 
 template <class F>
 struct Fam32 {
-    static constexpr int kR = 4, kC = 4, kBlock = 32;
+    static constexpr int kR = 4, kC = 4, kRv = 8, kBlock = 32;
     template <int R, int C>
     static void tile(const uint8_t* w, size_t ws, const uint8_t* x, size_t xs, int64_t len, float* y, int64_t ys) {
         tile32<F, R, C>(w, ws, x, xs, len, y, ys);
@@ -414,14 +418,14 @@ struct Fam32 {
 };
 template <bool kHigh>
 struct FamQ45K {
-    static constexpr int kR = 4, kC = 2, kBlock = 256;
+    static constexpr int kR = 4, kC = 2, kRv = 4, kBlock = 256;
     template <int R, int C>
     static void tile(const uint8_t* w, size_t ws, const uint8_t* x, size_t xs, int64_t len, float* y, int64_t ys) {
         tile_q45_K<kHigh, R, C>(w, ws, x, xs, len, y, ys);
     }
 };
 struct FamQ6K {
-    static constexpr int kR = 4, kC = 2, kBlock = 256;
+    static constexpr int kR = 4, kC = 2, kRv = 4, kBlock = 256;
     template <int R, int C>
     static void tile(const uint8_t* w, size_t ws, const uint8_t* x, size_t xs, int64_t len, float* y, int64_t ys) {
         tile_q6_K<R, C>(w, ws, x, xs, len, y, ys);
@@ -429,12 +433,349 @@ struct FamQ6K {
 };
 template <class L>
 struct FamFloat {
-    static constexpr int kR = 4, kC = 4, kBlock = 1;
+    static constexpr int kR = 4, kC = 4, kRv = 8, kBlock = 1;
     template <int R, int C>
     static void tile(const uint8_t* w, size_t ws, const uint8_t* x, size_t xs, int64_t len, float* y, int64_t ys) {
         tile_float<L, R, C>(w, ws, x, xs, len, y, ys);
     }
 };
+
+// =================================================================================================================
+// Matrix-matrix product with tokens in the vector lanes ("token panels"), for n >= kPanelMinTokens.
+//
+// The activations of 16 tokens are transposed once per pass into a panel: for every 4 consecutive k elements, one
+// zmm holds those 4 int8 of each of the 16 tokens (plus, per block, the 16 token scales and sums). A weight row is
+// unpacked once per pass to bytes; each 4-byte group is broadcast to all lanes and one vpdpbusd does 4 multiply-adds
+// for 16 tokens. The float epilogue (one per weight block) then serves 16 tokens at once instead of one, which is
+// what limits the row-major tiles above. Panels of two 16-token tiles x 4 weight rows per pass.
+// =================================================================================================================
+
+constexpr int64_t kPanelMinTokens = 8;
+constexpr int kPanelTiles = 2;  // 16-token tiles per pass
+
+// Per-thread scratch that only grows (no allocation once it has the size a model needs).
+struct Scratch {
+    uint8_t* p = nullptr;
+    size_t n = 0;
+    ~Scratch() { ::operator delete(p, std::align_val_t(64)); }
+    uint8_t* get(size_t want) {
+        if (want > n) {
+            ::operator delete(p, std::align_val_t(64));
+            p = static_cast<uint8_t*>(::operator new(want, std::align_val_t(64)));
+            n = want;
+        }
+        return p;
+    }
+};
+thread_local Scratch t_panel;
+
+// ---- panel of 32-element activation blocks (Q8_0 / Q8_1) ----
+// per block: P[8][64] (step s: elements 4s..4s+3 of each token), dx[16], nsum[16] (-o * sum of the block's q), s[16]
+constexpr size_t kP32Block = 8 * 64 + 3 * 64;
+
+template <class F>
+void build_panel32(const uint8_t* x, size_t xs, int nt, int64_t nb, uint8_t* out) {
+    for (int64_t b = 0; b < nb; ++b) {
+        uint8_t* pb = out + b * kP32Block;
+        uint32_t* P = reinterpret_cast<uint32_t*>(pb);
+        float* dx = reinterpret_cast<float*>(pb + 512);
+        int32_t* ns = reinterpret_cast<int32_t*>(pb + 576);
+        float* sx = reinterpret_cast<float*>(pb + 640);
+        for (int t = 0; t < 16; ++t) {
+            if (t >= nt) {
+                for (int st = 0; st < 8; ++st) P[16 * st + t] = 0;
+                dx[t] = sx[t] = 0.0f;
+                ns[t] = 0;
+                continue;
+            }
+            const uint8_t* xb = x + t * xs + b * F::kActBytes;
+            const int8_t* q = reinterpret_cast<const int8_t*>(xb + F::kActQs);
+            int sum = 0;
+            for (int st = 0; st < 8; ++st) {
+                P[16 * st + t] = ld32(xb + F::kActQs + 4 * st);
+                sum += q[4 * st] + q[4 * st + 1] + q[4 * st + 2] + q[4 * st + 3];
+            }
+            dx[t] = h2f(xb);
+            sx[t] = F::kMin ? h2f(xb + 2) : 0.0f;
+            ns[t] = -F::kOffset * sum;
+        }
+    }
+}
+
+// Stores lanes [0, nt) of v to y[t * ys] (one weight row, 16 tokens).
+inline void store_lanes(__m512 v, int nt, float* y, int64_t ys) {
+    alignas(64) float tmp[16];
+    _mm512_store_ps(tmp, v);
+    for (int t = 0; t < nt; ++t) y[t * ys] = tmp[t];
+}
+
+// R weight rows x U token tiles over all nb blocks.
+template <class F, int R, int U>
+void panel32_rows(const uint8_t* w, size_t ws, const uint8_t* panel, size_t tile_bytes, int64_t nb, const int* nt,
+                  float* y, int64_t ys) {
+    __m512 acc[R][U];
+    for (int r = 0; r < R; ++r)
+        for (int u = 0; u < U; ++u) acc[r][u] = _mm512_setzero_ps();
+    alignas(64) uint8_t q[R][64];
+    float dw[R][2], mw[R][2];
+    for (int64_t b = 0; b < nb; b += 2) {
+        const int nh = b + 1 < nb ? 2 : 1;
+        for (int r = 0; r < R; ++r) {
+            const uint8_t* wa = w + r * ws + b * F::kBytes;
+            const uint8_t* wb = nh == 2 ? wa + F::kBytes : wa;
+            _mm512_store_si512(q[r], F::quants(wa, wb));
+            dw[r][0] = h2f(wa);
+            dw[r][1] = h2f(wb);
+            if constexpr (F::kMin) mw[r][0] = h2f(wa + 2), mw[r][1] = h2f(wb + 2);
+        }
+        for (int h = 0; h < nh; ++h) {
+            const uint8_t* pb = panel + (b + h) * kP32Block;
+            __m512i ai[R][U];
+            for (int u = 0; u < U; ++u) {
+                const __m512i ns = _mm512_load_si512(pb + u * tile_bytes + 576);
+                for (int r = 0; r < R; ++r) ai[r][u] = ns;
+            }
+            for (int st = 0; st < 8; ++st) {
+                __m512i P[U];
+                for (int u = 0; u < U; ++u) P[u] = _mm512_load_si512(pb + u * tile_bytes + 64 * st);
+                for (int r = 0; r < R; ++r) {
+                    int32_t v;
+                    std::memcpy(&v, q[r] + 32 * h + 4 * st, 4);
+                    const __m512i wv = _mm512_set1_epi32(v);
+                    for (int u = 0; u < U; ++u) ai[r][u] = _mm512_dpbusd_epi32(ai[r][u], wv, P[u]);
+                }
+            }
+            for (int u = 0; u < U; ++u) {
+                const __m512 dxv = _mm512_load_ps(reinterpret_cast<const float*>(pb + u * tile_bytes + 512));
+                __m512 sxv;
+                if constexpr (F::kMin) sxv = _mm512_load_ps(reinterpret_cast<const float*>(pb + u * tile_bytes + 640));
+                for (int r = 0; r < R; ++r) {
+                    acc[r][u] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(ai[r][u]),
+                                                _mm512_mul_ps(_mm512_set1_ps(dw[r][h]), dxv), acc[r][u]);
+                    if constexpr (F::kMin) acc[r][u] = _mm512_fmadd_ps(_mm512_set1_ps(mw[r][h]), sxv, acc[r][u]);
+                }
+            }
+        }
+    }
+    for (int r = 0; r < R; ++r)
+        for (int u = 0; u < U; ++u) store_lanes(acc[r][u], nt[u], y + 16 * u * ys + r, ys);
+}
+
+template <class F>
+void panel_gemm32(const void* w, size_t ws, int64_t nrows, int64_t k, const void* xq, size_t xs, int64_t n, float* y,
+                  int64_t ys) {
+    const auto* wb = static_cast<const uint8_t*>(w);
+    const auto* xb = static_cast<const uint8_t*>(xq);
+    const int64_t nb = k / 32;
+    const size_t tile_bytes = static_cast<size_t>(nb) * kP32Block;
+    uint8_t* panel = t_panel.get(tile_bytes * kPanelTiles);
+    for (int64_t t0 = 0; t0 < n; t0 += 16 * kPanelTiles) {
+        int nt[kPanelTiles];
+        int U = 0;
+        for (int u = 0; u < kPanelTiles; ++u) {
+            const int64_t left = n - t0 - 16 * u;
+            nt[u] = left <= 0 ? 0 : left >= 16 ? 16 : static_cast<int>(left);
+            if (nt[u] > 0) {
+                build_panel32<F>(xb + (t0 + 16 * u) * xs, xs, nt[u], nb, panel + u * tile_bytes);
+                U = u + 1;
+            }
+        }
+        float* yt = y + t0 * ys;
+        int64_t r = 0;
+        if (U == 2) {
+            for (; r + 4 <= nrows; r += 4)
+                panel32_rows<F, 4, 2>(wb + r * ws, ws, panel, tile_bytes, nb, nt, yt + r, ys);
+            for (; r < nrows; ++r) panel32_rows<F, 1, 2>(wb + r * ws, ws, panel, tile_bytes, nb, nt, yt + r, ys);
+        } else {
+            for (; r + 4 <= nrows; r += 4)
+                panel32_rows<F, 4, 1>(wb + r * ws, ws, panel, tile_bytes, nb, nt, yt + r, ys);
+            for (; r < nrows; ++r) panel32_rows<F, 1, 1>(wb + r * ws, ws, panel, tile_bytes, nb, nt, yt + r, ys);
+        }
+    }
+}
+
+// ---- panel of Q8_K super-blocks (for the K-quants) ----
+// per super-block: P[64][64] (step = 4 elements), dx[16], F8[8][16] = dx * (bsum[2j] + bsum[2j+1]) per 32-group,
+// F16[16][16] = dx * bsum[g] per 16-group
+constexpr size_t kPKBlock = 64 * 64 + 64 + 8 * 64 + 16 * 64;
+
+void build_panelK(const uint8_t* x, size_t xs, int nt, int64_t nsb, uint8_t* out) {
+    for (int64_t b = 0; b < nsb; ++b) {
+        uint8_t* pb = out + b * kPKBlock;
+        uint32_t* P = reinterpret_cast<uint32_t*>(pb);
+        float* dx = reinterpret_cast<float*>(pb + 4096);
+        float* f8 = reinterpret_cast<float*>(pb + 4096 + 64);
+        float* f16 = reinterpret_cast<float*>(pb + 4096 + 64 + 512);
+        for (int t = 0; t < 16; ++t) {
+            if (t >= nt) {
+                for (int st = 0; st < 64; ++st) P[16 * st + t] = 0;
+                dx[t] = 0.0f;
+                for (int j = 0; j < 8; ++j) f8[16 * j + t] = 0.0f;
+                for (int g = 0; g < 16; ++g) f16[16 * g + t] = 0.0f;
+                continue;
+            }
+            const uint8_t* xb = x + t * xs + b * kQ8KBytes;
+            for (int st = 0; st < 64; ++st) P[16 * st + t] = ld32(xb + 4 + 4 * st);
+            float d;
+            std::memcpy(&d, xb, 4);
+            int16_t bs[16];
+            std::memcpy(bs, xb + 260, 32);
+            dx[t] = d;
+            for (int j = 0; j < 8; ++j) f8[16 * j + t] = d * static_cast<float>(bs[2 * j] + bs[2 * j + 1]);
+            for (int g = 0; g < 16; ++g) f16[16 * g + t] = d * static_cast<float>(bs[g]);
+        }
+    }
+}
+
+// A K-quant row super-block unpacked: 256 bytes of quants (natural order), group scales and correction coefficients.
+struct KRow {
+    alignas(64) uint8_t q[256];
+    float gs[16];  // per group: integer scale (as float)
+    float cc[16];  // per group: coefficient of the panel's dx * bsum term
+    float d;
+};
+
+template <bool kHigh>
+inline void unpack_q45_K_row(const uint8_t* wb, KRow* o) {
+    constexpr int kQs = kHigh ? 48 : 16;
+    const __m512i low4 = _mm512_set1_epi8(0x0F);
+    const __m512i nib_shift = _mm512_set_epi64(4, 4, 4, 4, 0, 0, 0, 0);
+    __m512i hb;
+    if constexpr (kHigh) hb = bcast256(wb + 16);
+    for (int c = 0; c < 4; ++c) {
+        __m512i q = _mm512_and_si512(_mm512_srlv_epi64(bcast256(wb + kQs + 32 * c), nib_shift), low4);
+        if constexpr (kHigh) {
+            const __m512i bits = _mm512_inserti64x4(_mm512_set1_epi8(static_cast<char>(1 << (2 * c))),
+                                                    _mm256_set1_epi8(static_cast<char>(1 << (2 * c + 1))), 1);
+            q = _mm512_mask_add_epi8(q, _mm512_test_epi8_mask(hb, bits), q, _mm512_set1_epi8(0x10));
+        }
+        _mm512_store_si512(o->q + 64 * c, q);
+    }
+    uint64_t sc8, m8;
+    unpack_k4_scales(wb + 4, &sc8, &m8);
+    const float dmin = h2f(wb + 2);
+    for (int j = 0; j < 8; ++j) {
+        o->gs[j] = static_cast<float>((sc8 >> (8 * j)) & 0xFF);
+        o->cc[j] = -dmin * static_cast<float>((m8 >> (8 * j)) & 0xFF);
+    }
+    o->d = h2f(wb);
+}
+
+inline void unpack_q6_K_row(const uint8_t* wb, KRow* o) {
+    const __m512i low4 = _mm512_set1_epi8(0x0F), hi2 = _mm512_set1_epi8(0x30);
+    const __m512i shl = _mm512_set_epi64(2, 2, 2, 2, 4, 4, 4, 4), shr = _mm512_set_epi64(2, 2, 2, 2, 0, 0, 0, 0);
+    for (int h = 0; h < 2; ++h) {
+        const __m512i L = _mm512_loadu_si512(wb + 64 * h);
+        const __m512i H = bcast256(wb + 128 + 32 * h);
+        _mm512_store_si512(o->q + 128 * h, _mm512_or_si512(_mm512_and_si512(L, low4),
+                                                           _mm512_and_si512(_mm512_sllv_epi64(H, shl), hi2)));
+        _mm512_store_si512(o->q + 128 * h + 64, _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(L, 4), low4),
+                                                                _mm512_and_si512(_mm512_srlv_epi64(H, shr), hi2)));
+    }
+    const float d = h2f(wb + 208);
+    const int8_t* sc = reinterpret_cast<const int8_t*>(wb + 192);
+    for (int g = 0; g < 16; ++g) {
+        o->gs[g] = static_cast<float>(sc[g]);
+        o->cc[g] = -32.0f * d * static_cast<float>(sc[g]);  // the q - 32 offset, through the group sums
+    }
+    o->d = d;
+}
+
+// kG: group size (32: Q4_K/Q5_K with 8 groups; 16: Q6_K with 16 groups)
+template <int kG, int R, int U, void (*Unpack)(const uint8_t*, KRow*), int kBytes>
+void panelK_rows(const uint8_t* w, size_t ws, const uint8_t* panel, size_t tile_bytes, int64_t nsb, const int* nt,
+                 float* y, int64_t ys) {
+    constexpr int kGroups = 256 / kG, kSteps = kG / 4;
+    constexpr size_t kCorr = kG == 32 ? 4096 + 64 : 4096 + 64 + 512;  // F8 or F16
+    __m512 acc[R][U];
+    for (int r = 0; r < R; ++r)
+        for (int u = 0; u < U; ++u) acc[r][u] = _mm512_setzero_ps();
+    KRow kr[R];
+    for (int64_t sb = 0; sb < nsb; ++sb) {
+        for (int r = 0; r < R; ++r) Unpack(w + r * ws + sb * kBytes, &kr[r]);
+        const uint8_t* pb = panel + sb * kPKBlock;
+        __m512 fs[R][U];
+        for (int r = 0; r < R; ++r)
+            for (int u = 0; u < U; ++u) fs[r][u] = _mm512_setzero_ps();
+        for (int g = 0; g < kGroups; ++g) {
+            __m512i ai[R][U];
+            for (int r = 0; r < R; ++r)
+                for (int u = 0; u < U; ++u) ai[r][u] = _mm512_setzero_si512();
+            for (int st = 0; st < kSteps; ++st) {
+                const int step = g * kSteps + st;
+                __m512i P[U];
+                for (int u = 0; u < U; ++u) P[u] = _mm512_load_si512(pb + u * tile_bytes + 64 * step);
+                for (int r = 0; r < R; ++r) {
+                    int32_t v;
+                    std::memcpy(&v, kr[r].q + 4 * step, 4);
+                    const __m512i wv = _mm512_set1_epi32(v);
+                    for (int u = 0; u < U; ++u) ai[r][u] = _mm512_dpbusd_epi32(ai[r][u], wv, P[u]);
+                }
+            }
+            for (int u = 0; u < U; ++u) {
+                const __m512 corr =
+                    _mm512_load_ps(reinterpret_cast<const float*>(pb + u * tile_bytes + kCorr + 64 * g));
+                for (int r = 0; r < R; ++r) {
+                    fs[r][u] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(ai[r][u]), _mm512_set1_ps(kr[r].gs[g]), fs[r][u]);
+                    acc[r][u] = _mm512_fmadd_ps(_mm512_set1_ps(kr[r].cc[g]), corr, acc[r][u]);
+                }
+            }
+        }
+        for (int u = 0; u < U; ++u) {
+            const __m512 dxv = _mm512_load_ps(reinterpret_cast<const float*>(pb + u * tile_bytes + 4096));
+            for (int r = 0; r < R; ++r)
+                acc[r][u] = _mm512_fmadd_ps(fs[r][u], _mm512_mul_ps(_mm512_set1_ps(kr[r].d), dxv), acc[r][u]);
+        }
+    }
+    for (int r = 0; r < R; ++r)
+        for (int u = 0; u < U; ++u) store_lanes(acc[r][u], nt[u], y + 16 * u * ys + r, ys);
+}
+
+template <int kG, void (*Unpack)(const uint8_t*, KRow*), int kBytes>
+void panel_gemmK(const void* w, size_t ws, int64_t nrows, int64_t k, const void* xq, size_t xs, int64_t n, float* y,
+                 int64_t ys) {
+    const auto* wb = static_cast<const uint8_t*>(w);
+    const auto* xb = static_cast<const uint8_t*>(xq);
+    const int64_t nsb = k / 256;
+    const size_t tile_bytes = static_cast<size_t>(nsb) * kPKBlock;
+    uint8_t* panel = t_panel.get(tile_bytes * kPanelTiles);
+    for (int64_t t0 = 0; t0 < n; t0 += 16 * kPanelTiles) {
+        int nt[kPanelTiles];
+        int U = 0;
+        for (int u = 0; u < kPanelTiles; ++u) {
+            const int64_t left = n - t0 - 16 * u;
+            nt[u] = left <= 0 ? 0 : left >= 16 ? 16 : static_cast<int>(left);
+            if (nt[u] > 0) {
+                build_panelK(xb + (t0 + 16 * u) * xs, xs, nt[u], nsb, panel + u * tile_bytes);
+                U = u + 1;
+            }
+        }
+        float* yt = y + t0 * ys;
+        int64_t r = 0;
+        if (U == 2) {
+            for (; r + 2 <= nrows; r += 2)
+                panelK_rows<kG, 2, 2, Unpack, kBytes>(wb + r * ws, ws, panel, tile_bytes, nsb, nt, yt + r, ys);
+            for (; r < nrows; ++r)
+                panelK_rows<kG, 1, 2, Unpack, kBytes>(wb + r * ws, ws, panel, tile_bytes, nsb, nt, yt + r, ys);
+        } else {
+            for (; r + 2 <= nrows; r += 2)
+                panelK_rows<kG, 2, 1, Unpack, kBytes>(wb + r * ws, ws, panel, tile_bytes, nsb, nt, yt + r, ys);
+            for (; r < nrows; ++r)
+                panelK_rows<kG, 1, 1, Unpack, kBytes>(wb + r * ws, ws, panel, tile_bytes, nsb, nt, yt + r, ys);
+        }
+    }
+}
+
+// Small n: the row-major tiles; n >= kPanelMinTokens: token panels.
+template <GemmFn Small, GemmFn Panel>
+void gemm_auto(const void* w, size_t ws, int64_t nrows, int64_t k, const void* xq, size_t xs, int64_t n, float* y,
+               int64_t ys) {
+    if (n >= kPanelMinTokens) {
+        Panel(w, ws, nrows, k, xq, xs, n, y, ys);
+    } else {
+        Small(w, ws, nrows, k, xq, xs, n, y, ys);
+    }
+}
 
 }  // namespace
 
@@ -443,15 +784,15 @@ void fill_gemm(Kernels& t) {
     set(DType::F32, gemm<FamFloat<F32L>>);
     set(DType::F16, gemm<FamFloat<F16L>>);
     set(DType::BF16, gemm<FamFloat<BF16L>>);
-    set(DType::Q4_0, gemm<Fam32<Q4_0F>>);
-    set(DType::Q4_1, gemm<Fam32<Q4_1F>>);
-    set(DType::Q5_0, gemm<Fam32<Q5_0F>>);
-    set(DType::Q5_1, gemm<Fam32<Q5_1F>>);
-    set(DType::Q8_0, gemm<Fam32<Q8_0F>>);
-    set(DType::IQ4_NL, gemm<Fam32<IQ4_NLF>>);
-    set(DType::Q4_K, gemm<FamQ45K<false>>);
-    set(DType::Q5_K, gemm<FamQ45K<true>>);
-    set(DType::Q6_K, gemm<FamQ6K>);
+    set(DType::Q4_0, gemm_auto<gemm<Fam32<Q4_0F>>, panel_gemm32<Q4_0F>>);
+    set(DType::Q4_1, gemm_auto<gemm<Fam32<Q4_1F>>, panel_gemm32<Q4_1F>>);
+    set(DType::Q5_0, gemm_auto<gemm<Fam32<Q5_0F>>, panel_gemm32<Q5_0F>>);
+    set(DType::Q5_1, gemm_auto<gemm<Fam32<Q5_1F>>, panel_gemm32<Q5_1F>>);
+    set(DType::Q8_0, gemm_auto<gemm<Fam32<Q8_0F>>, panel_gemm32<Q8_0F>>);
+    set(DType::IQ4_NL, gemm_auto<gemm<Fam32<IQ4_NLF>>, panel_gemm32<IQ4_NLF>>);
+    set(DType::Q4_K, gemm_auto<gemm<FamQ45K<false>>, panel_gemmK<32, unpack_q45_K_row<false>, sizeof(block_q4_K)>>);
+    set(DType::Q5_K, gemm_auto<gemm<FamQ45K<true>>, panel_gemmK<32, unpack_q45_K_row<true>, sizeof(block_q5_K)>>);
+    set(DType::Q6_K, gemm_auto<gemm<FamQ6K>, panel_gemmK<16, unpack_q6_K_row, sizeof(block_q6_K)>>);
 }
 
 }  // namespace lc::cpu::avx512

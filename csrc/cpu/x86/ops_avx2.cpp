@@ -1,7 +1,7 @@
 // AVX2 level: float kernels (through float_ops_impl.h), activation quantizers, and the table filler.
 #include <immintrin.h>
+#include <math.h>
 
-#include <cmath>
 #include <cstdint>
 #include <cstring>
 
@@ -68,7 +68,7 @@ struct S {
     }
 };
 
-#include "cpu/x86/float_ops_impl.h"
+#include "cpu/float_ops_impl.h"
 
 inline __m256 round_away(__m256 v) {
     const __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);

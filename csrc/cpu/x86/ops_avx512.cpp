@@ -1,7 +1,7 @@
 // AVX-512 level: float kernels (through float_ops_impl.h), activation quantizers, and the table filler.
 #include <immintrin.h>
+#include <math.h>
 
-#include <cmath>
 #include <cstdint>
 #include <cstring>
 
@@ -55,7 +55,7 @@ struct S {
     }
 };
 
-#include "cpu/x86/float_ops_impl.h"
+#include "cpu/float_ops_impl.h"
 
 // roundf: half away from zero (what llama.cpp's reference quantizers use)
 inline __m512 round_away(__m512 v) {

@@ -204,7 +204,11 @@ class Program {
     const Options& options() const { return opt_; }
     int64_t n_vocab() const;  // columns of the output tensor
     PlanStats stats() const;
-    std::string describe() const;  // the planned node list, one line per node (debugging)
+    std::string describe() const;  // the planned steps, one line each (debugging)
+    // Profiling: seconds spent in each step (as thread 0 sees it, barrier included), summed over calls since
+    // set_profiling(true). Costs a clock read per step.
+    void set_profiling(bool on);
+    std::vector<double> profile() const;
 
     struct Impl;
 

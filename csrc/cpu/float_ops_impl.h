@@ -1,15 +1,17 @@
 // Float kernels written once over a SIMD traits type S (lane count S::W, load/store/arithmetic/exp), included by
-// each x86 level's ops file INSIDE that level's own namespace, so every instantiation is compiled with that level's
+// each SIMD level's ops file INSIDE that level's own namespace, so every instantiation is compiled with that level's
 // flags and no inline code is shared between levels (an AVX-512 copy of a shared inline function must never be
 // picked by the linker for the AVX2 or generic table). Tails shorter than a vector run the scalar formula.
 //
-// Requires before inclusion: <cmath>, <cstdint>, the traits type S, and Kernels.
+// Requires before inclusion: <math.h>, <cstdint>, the traits type S, and Kernels. Only C library functions (expf,
+// sqrtf) are called, never inline C++ wrappers such as std::exp, whose out-of-line copies could be compiled with
+// this level's flags and picked by the linker for another level.
 // clang-format off
-inline float sc_exp(float x) { return std::exp(x); }
-inline float sc_silu(float x) { return x / (1.0f + std::exp(-x)); }
+inline float sc_exp(float x) { return expf(x); }
+inline float sc_silu(float x) { return x / (1.0f + expf(-x)); }
 inline float sc_gelu(float x) {
     const float z = 0.79788456080286535588f * x * (1.0f + 0.044715f * x * x);
-    return x / (1.0f + std::exp(-2.0f * z));
+    return x / (1.0f + expf(-2.0f * z));
 }
 // clang-format on
 
@@ -106,7 +108,7 @@ inline float sum(const float* x, int64_t n) {
 }
 
 void f_rms_norm(const float* x, int64_t n, float eps, const float* w, float* y) {
-    const float r = 1.0f / std::sqrt(sum_sq(x, n) / static_cast<float>(n) + eps);
+    const float r = 1.0f / sqrtf(sum_sq(x, n) / static_cast<float>(n) + eps);
     const typename S::V vr = S::set1(r);
     int64_t i = 0;
     if (w) {
@@ -129,7 +131,7 @@ void f_layer_norm(const float* x, int64_t n, float eps, const float* w, const fl
     }
     float var = S::hsum(acc);
     for (; i < n; ++i) var += (x[i] - mean) * (x[i] - mean);
-    const float r = 1.0f / std::sqrt(var / static_cast<float>(n) + eps);
+    const float r = 1.0f / sqrtf(var / static_cast<float>(n) + eps);
     const typename S::V vr = S::set1(r);
     i = 0;
     for (; i + S::W <= n; i += S::W) {
@@ -176,7 +178,7 @@ void f_softmax(const float* x, int64_t n, float scale, const float* mask, int64_
     float mx = S::hmax(vmax);
     for (; i < n_visible; ++i) {
         y[i] = x[i] * scale + (mask ? mask[i] : 0.0f);
-        mx = std::fmax(mx, y[i]);
+        mx = fmaxf(mx, y[i]);
     }
     if (mx == -INFINITY) {
         for (int64_t j = 0; j < n; ++j) y[j] = 0.0f;
