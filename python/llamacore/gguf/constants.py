@@ -11,7 +11,7 @@ MAX_ALIGNMENT = 1 << 20  # general.alignment must be a power of two <= 1 MiB
 MAX_DIMS = 4  # ggml's GGML_MAX_DIMS
 MAX_NAME_BYTES = 63  # ggml's GGML_MAX_NAME is 64 including the terminating NUL
 MAX_ARRAY_NESTING = 8  # arrays of arrays are read up to this depth; deeper is an error, never a recursion crash
-MAX_NESTED_ARRAYS = 1 << 16  # arrays inside one array value (llama.cpp reads no nested arrays at all)
+MAX_NESTED_ARRAYS = 1 << 16  # arrays inside array values, in all the file (llama.cpp reads no nested arrays at all)
 
 
 class GGUFValueType(IntEnum):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import mmap
 import os
 import re
+import stat
 import struct
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,18 @@ _SPLIT_NAME = re.compile(r"^(?P<prefix>.+)-(?P<no>\d{5})-of-(?P<count>\d{5})\.gg
 
 def _align(n: int, alignment: int) -> int:
     return (n + alignment - 1) // alignment * alignment
+
+
+def _one_line(text: str) -> str:
+    """Names and paths come from the file or the user: escape control characters (and lone surrogates) so that
+    a message is always one printable line."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def _error(text: str) -> GGUFError:
+    return GGUFError(_one_line(text))
 
 
 class GGUFTensor:
@@ -139,10 +152,10 @@ class _Parser:
         self.buf = buf
         self.size = size
         self.pos = 0
-        self.nested_left = MAX_NESTED_ARRAYS
+        self.nested_left = MAX_NESTED_ARRAYS  # for the whole file: inner arrays cost ~10x their bytes as objects
 
     def fail(self, field: str, offset: int, problem: str):
-        raise GGUFError(f"{self.part.path}: {field} at byte offset {offset}: {problem}")
+        raise _error(f"{self.part.path}: {field} at byte offset {offset}: {problem}")
 
     def need(self, n: int, field: str, offset: int | None = None) -> None:
         if n > self.size - self.pos:
@@ -175,11 +188,15 @@ class _Parser:
         return s
 
     def name(self, field: str) -> str:
-        """A key or tensor name: non-empty, valid UTF-8 (strict, unlike values)."""
+        """A key or tensor name: non-empty, valid UTF-8 without NUL bytes (strict, unlike values: ggml and llama.cpp
+        keep names as C strings, which would end at the NUL)."""
         at = self.pos
         raw = self.raw_string(field)
         if not raw:
             self.fail(field, at, "empty name")
+        nul = raw.find(b"\0")
+        if nul >= 0:
+            self.fail(field, at, f"name holds a NUL byte at byte offset {at + 8 + nul} ({raw[:64]!r})")
         try:
             return raw.decode("utf-8")
         except UnicodeDecodeError as e:
@@ -221,7 +238,9 @@ class _Parser:
                 self.fail(f"{field} element type", at, f"arrays nested deeper than {MAX_ARRAY_NESTING} levels")
             self.nested_left -= count  # each inner array costs a Python object ~10x its 12 bytes in the file
             if self.nested_left < 0:
-                self.fail(f"{field} count", count_at, f"more than {MAX_NESTED_ARRAYS} arrays inside one array value")
+                self.fail(
+                    f"{field} count", count_at, f"more than {MAX_NESTED_ARRAYS} arrays inside array values in the file"
+                )
             out = []
             for i in range(count):
                 out.append(self.array(f"{key}[{i}]", depth + 1))
@@ -238,7 +257,7 @@ class _Parser:
             try:
                 out, self.pos = _read_strings_native(self.buf, self.pos, count)
             except ValueError as e:  # the message gives the element and its offset
-                raise GGUFError(f"{self.part.path}: array '{key}' {e}") from None
+                raise _error(f"{self.part.path}: array '{key}' {e}") from None
             return out
         out = []
         buf, pos, size = self.buf, self.pos, self.size
@@ -297,7 +316,6 @@ class _Parser:
             part.value_at[key] = self.pos
             if vtype == GGUFValueType.ARRAY:
                 etype_at = self.pos
-                self.nested_left = MAX_NESTED_ARRAYS
                 part.metadata[key] = self.value(vtype, label, 0)
                 (etype,) = _U32.unpack_from(self.buf, etype_at)
                 part.metadata_types[key] = (vtype, GGUFValueType(etype))
@@ -405,7 +423,7 @@ class _Parser:
 
 
 def _fail_at(part: _Part, key: str, problem: str):
-    raise GGUFError(f"{part.path}: {key} at byte offset {part.value_at.get(key, 0)}: {problem}")
+    raise _error(f"{part.path}: {key} at byte offset {part.value_at.get(key, 0)}: {problem}")
 
 
 def _split_position(part: _Part) -> tuple[int, int]:
@@ -422,14 +440,29 @@ def _split_position(part: _Part) -> tuple[int, int]:
     return no, count
 
 
+_NOT_REGULAR = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"))
+
+
 def _open_part(path: Path) -> _Part:
     part = _Part(path)
-    with open(path, "rb") as f:
-        size = os.fstat(f.fileno()).st_size
+    # O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused below); it changes nothing for files.
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except IsADirectoryError:
+        raise _error(f"{path}: magic at byte offset 0: not a regular file (a directory)") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            kind = next((what for test, what in _NOT_REGULAR if test(st.st_mode)), "a device")
+            raise _error(f"{path}: magic at byte offset 0: not a regular file ({kind})")
+        size = st.st_size
         part.size = size
         if size == 0:
-            raise GGUFError(f"{path}: magic at byte offset 0: the file is empty")
-        part.map = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+            raise _error(f"{path}: magic at byte offset 0: the file is empty")
+        part.map = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)  # keeps its own duplicate of the descriptor
+    finally:
+        os.close(fd)
     try:
         _Parser(part, part.map, size).parse()
     except BaseException:
@@ -467,7 +500,7 @@ class GGUFFile:
             for name, shape, ttype, offset, nbytes, at in part.infos:
                 if name in self.tensors:
                     self.close()
-                    raise GGUFError(
+                    raise _error(
                         f"{part.path}: name of tensor at byte offset {at}: duplicate tensor name "
                         f"'{name}' (also in part {self.tensors[name].part + 1})"
                     )
