@@ -426,16 +426,22 @@ def _fail_at(part: _Part, key: str, problem: str):
     raise _error(f"{part.path}: {key} at byte offset {part.value_at.get(key, 0)}: {problem}")
 
 
+def _split_int(part: _Part, key: str, default: int | None = None) -> int | None:
+    v = part.metadata.get(key, default)
+    if v is not None and type(v) is not int:  # also refuses bools, floats, strings and arrays
+        _fail_at(part, key, f"{v!r} is not an integer")
+    return v
+
+
 def _split_position(part: _Part) -> tuple[int, int]:
     """(split.no, split.count) of a part; (0, 1) for a file that is not split."""
-    count = part.metadata.get("split.count")
+    count = _split_int(part, "split.count")
     if count is None:
         return 0, 1
-    no = part.metadata.get("split.no", 0)
-    for key, v in (("split.count", count), ("split.no", no)):
-        if type(v) is not int:
-            _fail_at(part, key, f"{v!r} is not an integer")
-    if count < 1 or not 0 <= no < count:
+    no = _split_int(part, "split.no", 0)
+    if count < 1:
+        _fail_at(part, "split.count", f"a split model of {count} parts is impossible")
+    if not 0 <= no < count:
         _fail_at(part, "split.no", f"part {no} of {count} is impossible")
     return no, count
 
@@ -508,7 +514,10 @@ class GGUFFile:
 
     def _open_other_parts(self, first: _Part) -> None:
         no, count = _split_position(first)
+        total = _split_int(first, "split.tensors.count")
         if count == 1:
+            if total is not None and total != len(first.infos):
+                _fail_at(first, "split.tensors.count", f"says {total} tensors, the file holds {len(first.infos)}")
             return
         if no != 0:
             _fail_at(
@@ -533,7 +542,6 @@ class GGUFFile:
             if _split_position(part) != (i, count):
                 found = _split_position(part)
                 _fail_at(part, "split.no", f"expected part {i} of {count} (0-based), found {found[0]} of {found[1]}")
-        total = first.metadata.get("split.tensors.count")
         found = sum(len(p.infos) for p in self._parts)
         if total is not None and total != found:
             _fail_at(first, "split.tensors.count", f"says {total} tensors, the {count} parts hold {found}")
