@@ -462,13 +462,12 @@ def _open_part(path: Path) -> _Part:
         if not stat.S_ISREG(st.st_mode):
             kind = next((what for test, what in _NOT_REGULAR if test(st.st_mode)), "a device")
             raise _error(f"{path}: magic at byte offset 0: not a regular file ({kind})")
-        size = st.st_size
-        part.size = size
-        if size == 0:
+        if st.st_size == 0:
             raise _error(f"{path}: magic at byte offset 0: the file is empty")
         part.map = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)  # keeps its own duplicate of the descriptor
     finally:
         os.close(fd)
+    size = part.size = len(part.map)  # what was mapped, even if the file changed size since fstat
     try:
         _Parser(part, part.map, size).parse()
     except BaseException:
