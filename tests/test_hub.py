@@ -237,3 +237,10 @@ def test_cached_file_that_is_a_folder(cache, index, fake_pip, monkeypatch):
     (cache / entry.filename).mkdir(parents=True)
     with pytest.raises(ModelNotFoundError, match="is not a file"):
         hub.resolve("fake-model", progress=False)
+
+
+def test_a_folder_named_like_a_catalog_model_does_not_hide_it(cache, index, fake_pip, monkeypatch, tmp_path):
+    monkeypatch.setitem(hub.CATALOG, "fake-model", fake_entry(index))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "fake-model").mkdir()
+    assert hub.resolve("fake-model", progress=False) == cache / "fake.gguf"

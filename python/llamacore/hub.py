@@ -93,11 +93,11 @@ def resolve(name_or_path: str | os.PathLike, *, download: bool = True, progress:
     if text.startswith("hf:"):
         return _resolve_hf(text, download=download)
     path = Path(text).expanduser()
-    if path.exists():
+    entry = CATALOG.get(text.lower())
+    if path.exists() and not (entry is not None and path.is_dir()):  # a folder named like a catalog model: the model
         if path.is_dir():
             raise ModelNotFoundError(f"{path} is a folder; give the path of a .gguf file in it")
         return path.absolute()
-    entry = CATALOG.get(text.lower())
     if entry is not None:
         return _resolve_catalog(entry, download=download, progress=progress)
     if os.sep in text or "/" in text or text.endswith(".gguf"):
