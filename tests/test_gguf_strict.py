@@ -97,7 +97,9 @@ def test_the_builder_makes_valid_files(tmp_path):
         (build(magic=b"GGML"), r"magic.*expected b'GGUF'", 0),
         (build(magic=b"tjgg"), r"magic.*GGJT", 0),
         (build(version=0), r"version.*unsupported GGUF version 0", 4),
-        (build(version=1), r"version.*unsupported GGUF version 1", 4),
+        (build(version=1), r"version.*unsupported GGUF version 1 .*v1 .* is obsolete", 4),
+        (b"GGUF" + U32(1) + U32(0) + U32(0), r"version.*unsupported GGUF version 1", 4),  # a real v1 header
+        (build(version=0x02000000), r"version.*looks big-endian", 4),
         (build(version=4), r"version.*unsupported GGUF version 4", 4),
         (build(version=0x03000000), r"version.*big-endian", 4),
         (b"GGUF\x03\x00", r"version.*truncated", 4),

@@ -290,8 +290,10 @@ class _Parser:
         version = self.u32("version")
         if version not in GGUF_VERSIONS:
             why = f"unsupported GGUF version {version} (supported: 2, 3)"
-            if version & 0xFFFF == 0:
-                why += "; the file looks big-endian, which is not supported"
+            if version == 1:
+                why += "; GGUF v1 (2023, 32-bit counts) is obsolete: convert the model again with a current llama.cpp"
+            elif version & 0xFFFF == 0:  # llama.cpp refuses byte-swapped files too; none are published
+                why += "; the file looks big-endian, which is not supported (convert it to little-endian)"
             self.fail("version", 4, why)
         part.version = version
         n_tensors = self.u64("tensor count")
