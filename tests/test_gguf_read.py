@@ -257,3 +257,21 @@ def test_split_part_that_is_not_gguf_or_a_folder(tmp_path):
     paths[2].mkdir()
     with pytest.raises(GGUFError, match=r"m-00003-of-00003.gguf: magic at byte offset 0: not a regular file"):
         GGUFFile(paths[0])
+
+
+def test_split_parts_disagreeing(tmp_path):
+    paths = _write_split(tmp_path)
+    w = GGUFWriter(paths[2])  # the last part says the model has 4 parts
+    w.add("split.no", 2, GGUFValueType.UINT16)
+    w.add("split.count", 4, GGUFValueType.UINT16)
+    w.add_tensor("t2.0", np.zeros(4, np.float32))
+    w.write()
+    with pytest.raises(
+        GGUFError, match=r"00003.gguf: split.count at byte offset [1-9]\d*: expected part 2 of 3 .*2 of 4"
+    ):
+        GGUFFile(paths[0])
+    w = GGUFWriter(paths[2])  # no split keys at all
+    w.add_tensor("t2.0", np.zeros(4, np.float32))
+    w.write()
+    with pytest.raises(GGUFError, match=r"00003.gguf: split.count at byte offset 0: expected part 2 of 3 .*is missing"):
+        GGUFFile(paths[0])

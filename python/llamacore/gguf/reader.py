@@ -540,9 +540,11 @@ class GGUFFile:
                 _fail_at(first, "split.count", f"part {i + 1} of {count} is missing ({p})")
             part = _open_part(p)
             self._parts.append(part)
-            if _split_position(part) != (i, count):
-                found = _split_position(part)
-                _fail_at(part, "split.no", f"expected part {i} of {count} (0-based), found {found[0]} of {found[1]}")
+            found = _split_position(part)
+            if found != (i, count):
+                key = "split.count" if found[1] != count else "split.no"
+                what = f"found {found[0]} of {found[1]}" if key in part.metadata else f"{key} is missing"
+                _fail_at(part, key, f"expected part {i} of {count} (0-based), {what}")
         found = sum(len(p.infos) for p in self._parts)
         if total is not None and total != found:
             _fail_at(first, "split.tensors.count", f"says {total} tensors, the {count} parts hold {found}")
