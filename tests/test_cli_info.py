@@ -93,6 +93,17 @@ def test_info_on_odd_metadata_types(capsys, tmp_path):
     assert d["vocab_size"] is None and d["chat_template"] is True and d["name"] == [[1, 2], ["x"]]
 
 
+def test_info_rows_stay_one_line(capsys, tmp_path):
+    w = GGUFWriter(tmp_path / "nl.gguf")
+    w.add("general.architecture", "evil\narchitecture  fake\r\x1b[2J")
+    w.add("general.name", b"bad \xff\n")
+    w.add_tensor("w", np.zeros(32, np.float32))
+    w.write()
+    rc, out, _ = run(capsys, "info", str(tmp_path / "nl.gguf"))
+    assert rc == 0 and r"evil\narchitecture  fake\r\x1b[2J" in out and "bad \ufffd\\n" in out
+    assert len(out.splitlines()) == 8, out
+
+
 def test_info_errors_are_one_line(capsys, tmp_path):
     for name, blob in [("empty.gguf", b""), ("line\nbreak.gguf", b"GGML"), ("trunc.gguf", b"GGUF\3\0\0\0\1")]:
         (tmp_path / name).write_bytes(blob)

@@ -102,8 +102,15 @@ def format_info(d: dict[str, Any]) -> str:
         ("chat template", f"present ({d['chat_template_chars']} chars)" if d["chat_template"] else "absent"),
     ]
     width = max(len(k) for k, _ in rows)
-    lines = [f"{k:<{width}}  {v}" for k, v in rows if v is not None]
+    lines = [f"{k:<{width}}  {_one_line(str(v))}" for k, v in rows if v is not None]
     return "\n".join(_printable(line) for line in lines)
+
+
+def _one_line(text: str) -> str:
+    """A value from the file (or a path) with a line break or a control character stays on its row, escaped."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or 0xD800 <= ord(c) < 0xE000 else repr(c)[1:-1] for c in text)
 
 
 def _printable(text: str) -> str:
