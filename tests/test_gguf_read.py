@@ -266,9 +266,7 @@ def test_split_parts_disagreeing(tmp_path):
     w.add("split.count", 4, GGUFValueType.UINT16)
     w.add_tensor("t2.0", np.zeros(4, np.float32))
     w.write()
-    with pytest.raises(
-        GGUFError, match=r"split.count at byte offset [1-9]\d*: expected part 2 of 3 .*2 of 4"
-    ):
+    with pytest.raises(GGUFError, match=r"split.count at byte offset [1-9]\d*: expected part 2 of 3 .*2 of 4"):
         GGUFFile(paths[0])
     w = GGUFWriter(paths[2])  # no split keys at all
     w.add_tensor("t2.0", np.zeros(4, np.float32))
