@@ -137,7 +137,7 @@ GGML_BLOCK_SIZES: dict[GGMLType, tuple[int, int]] = {
 
 
 def block_info(ggml_type: int) -> tuple[int, int]:
-    """(elements per block, bytes per block) of a GGML type id; KeyError for an unknown id."""
+    """(elements per block, bytes per block) of a GGML type id; ValueError for an unknown id."""
     return GGML_BLOCK_SIZES[GGMLType(ggml_type)]
 
 
