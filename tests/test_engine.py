@@ -143,3 +143,29 @@ def test_bad_construction(model, tmp_path):
         Engine(path, n_ctx=4, n_seq_max=8)
     with Engine(path, n_ctx=64, type_k=8, type_v="Q8_0") as e:  # GGML ids and names
         assert e.decode([1, 2, 3], [0, 1, 2]).shape == (1, e.n_vocab)
+
+
+def test_calls_from_several_threads_are_serialized(model):
+    """The forward pass runs without the GIL; concurrent calls on one engine wait for each other."""
+    import threading
+
+    path, _ = model
+    a, b = tokens(30, 9), tokens(30, 10)
+    with Engine(path, n_ctx=64, n_seq_max=2) as e:
+        want = [e.decode(a, np.arange(30), seq_id=0), e.decode(b, np.arange(30), seq_id=1)]
+        e.kv_clear()
+        got = [None, None]
+
+        def work(s, t):
+            for i in range(30):
+                got[s] = e.decode(t[i : i + 1], [i], seq_id=s)
+                if i == 10:
+                    e.kv_truncate(s, 11)  # a KV change racing with the other thread's decode
+
+        threads = [threading.Thread(target=work, args=(s, t)) for s, t in ((0, a), (1, b))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    np.testing.assert_allclose(got[0], want[0], atol=TOL)
+    np.testing.assert_allclose(got[1], want[1], atol=TOL)

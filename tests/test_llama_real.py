@@ -13,15 +13,6 @@ import pytest
 from llamacore import ModelNotFoundError
 from llamacore.llama import Llama
 
-try:
-    import llamacore.engine  # noqa: F401
-
-    HAVE_ENGINE = True
-except ImportError:
-    HAVE_ENGINE = False
-# TODO(engine): remove this skip once llamacore.engine has landed
-needs_engine = pytest.mark.skipif(not HAVE_ENGINE, reason="llamacore.engine has not landed yet")
-
 N_GREEDY = 16  # of the 48 reference tokens per prompt: enough to see agreement, few enough for CI
 MODELS = {"smollm2": "smollm2-135m-instruct-q4_1", "gemma3": "gemma3-270m-q4_k_m"}
 
@@ -40,7 +31,6 @@ def gemma3(gemma3_path):
     llm.close()
 
 
-@needs_engine
 @pytest.mark.parametrize("name", ["smollm2", "gemma3"])
 def test_greedy_matches_llama_cpp(name, request, reference_dir):
     """Greedy tokens after the reference prompts against llama.cpp's (it ran 48 steps without stopping at
@@ -70,7 +60,6 @@ def test_greedy_matches_llama_cpp(name, request, reference_dir):
     assert sum(agree) >= 0.2 * total, agree
 
 
-@needs_engine
 def test_greedy_is_deterministic_and_instances_agree(smollm2, smollm2_path):
     prompt = "The three primary colours are"
     a = smollm2(prompt, max_tokens=24, temperature=0)["choices"][0]["text"]
@@ -80,7 +69,6 @@ def test_greedy_is_deterministic_and_instances_agree(smollm2, smollm2_path):
     assert a == b == c and a.strip()
 
 
-@needs_engine
 def test_seed_reproducible(smollm2):
     kw = dict(max_tokens=24, temperature=0.9, seed=1234)
     a = smollm2("Tell me a story about a fox.", **kw)["choices"][0]["text"]
@@ -88,7 +76,6 @@ def test_seed_reproducible(smollm2):
     assert a == b
 
 
-@needs_engine
 @pytest.mark.parametrize("name", ["smollm2", "gemma3"])
 def test_stream_equals_non_stream(name, request):
     llm = request.getfixturevalue(name)
@@ -99,7 +86,6 @@ def test_stream_equals_non_stream(name, request):
         assert chunks[-1]["choices"][0]["finish_reason"] == full["choices"][0]["finish_reason"]
 
 
-@needs_engine
 def test_chat_completion(smollm2):
     out = smollm2.create_chat_completion(
         [{"role": "user", "content": "What is the capital of France? Answer in one word."}], temperature=0
@@ -120,7 +106,6 @@ def test_chat_completion(smollm2):
     assert "".join(c["choices"][0]["delta"].get("content", "") for c in chunks) == msg["content"]
 
 
-@needs_engine
 def test_chat_completion_gemma3(gemma3):
     assert gemma3.chat_format == "gemma"
     out = gemma3.create_chat_completion([{"role": "user", "content": "Say hello."}], max_tokens=32, temperature=0)
@@ -128,7 +113,6 @@ def test_chat_completion_gemma3(gemma3):
     assert "<end_of_turn>" not in out["choices"][0]["message"]["content"]
 
 
-@needs_engine
 def test_prefix_reuse_on_the_real_cache(smollm2_path):
     """A prompt that extends what the cache holds evaluates only the new tokens and answers exactly as a fresh model
     fed in the same two pieces (an engine's numerics depend a little on how a prompt is split into batches, as
@@ -160,7 +144,6 @@ def test_prefix_reuse_on_the_real_cache(smollm2_path):
     assert kl < 1e-2, kl
 
 
-@needs_engine
 def test_eval_scores_logits_all(smollm2_path):
     with Llama(str(smollm2_path), n_ctx=128, logits_all=True, verbose=False) as llm:
         toks = llm.tokenize(b"Hello world, this is a test.")
@@ -208,7 +191,6 @@ def test_missing_model():
         Llama("no-such-catalog-model", verbose=False)
 
 
-@needs_engine
 def test_completion_errors(smollm2):
     with pytest.raises(ValueError, match=r"exceed context window of 1024"):
         smollm2("word " * 2000)

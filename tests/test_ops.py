@@ -582,3 +582,42 @@ def test_attention_rejects_bad_parameters():
         ops.attention(q, k, k, n_head_kv=2, q_pos=[0], kv_pos=[0, 1, 2, 3])
     with pytest.raises(ValueError, match="q_pos and kv_pos"):
         ops.attention(np.zeros((1, 2, 64), np.float32), k, k, n_head_kv=2)
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# real weights: every quantized format of the two models, through matmul and get_rows on every level
+# ------------------------------------------------------------------------------------------------------------------
+
+
+def real_tensors(path, rows: int):
+    """One 2-D tensor per format of the file (the first rows of it), as (name, type name, raw rows, k)."""
+    from llamacore.gguf import GGUFFile
+
+    out, seen = [], set()
+    with GGUFFile(path) as f:
+        for t in f.tensors.values():
+            name = t.type.name
+            if len(t.shape) != 2 or name in seen or name not in ops.TYPE_IDS:
+                continue
+            seen.add(name)
+            raw = np.array(t.data).reshape(t.shape[1], -1)[:rows]  # copy out of the mmap
+            out.append((t.name, name, raw, t.shape[0]))
+    return out
+
+
+@pytest.mark.parametrize("model", ["smollm2", "gemma3"])
+def test_matmul_and_get_rows_on_real_weights(level, model, request):
+    path = request.getfixturevalue(f"{model}_path")
+    rng = np.random.default_rng(21)
+    for name, wtype, w, k in real_tensors(path, 96):
+        wd = dequantize(w, wtype, k)
+        for n in (1, 19):
+            x = rng.standard_normal((n, k)).astype(np.float32)
+            xq = ops.quantize_act(wtype, x)
+            xd = dequantize_act(xq, ops.act_type(wtype), k)
+            ref = xd @ wd.T + q8_1_sum_correction(w, wtype, xq)
+            bound = np.abs(xd) @ np.abs(wd).T
+            y = ops.matmul(w, wtype, x)
+            assert np.all(np.abs(y - ref) <= 3e-6 * bound), f"{model} {name} ({wtype}) n={n}"
+        ids = [0, 95, 7]
+        assert np.array_equal(ops.get_rows(w, wtype, k, ids), wd[ids].astype(np.float32)), f"{model} {name}"

@@ -3,6 +3,7 @@
 #include <pybind11/stl.h>
 
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 
@@ -23,6 +24,14 @@ T get(const py::dict& d, const char* key, T fallback) {
 struct PyProgram {
     std::unique_ptr<Program> program;
     py::list keepalive;
+
+    // Runs f(kv) holding the program's mutex (a run() in another thread finishes first), without the GIL.
+    template <class F>
+    void locked(F&& f) {
+        py::gil_scoped_release release;
+        std::lock_guard<std::mutex> lock(program->mutex());
+        f(program->kv());
+    }
 };
 
 GraphSpec parse(const py::list& tensors, const py::list& nodes, py::list& keep) {
@@ -136,18 +145,33 @@ LC_BIND(graph) {
         .def_property_readonly("n_ctx_seq", [](PyProgram& self) { return self.program->kv().n_ctx_seq(); })
         .def_property_readonly("n_seq", [](PyProgram& self) { return self.program->kv().n_seq(); })
         .def(
-            "kv_clear", [](PyProgram& self, int32_t seq) { self.program->kv().clear(seq); }, py::arg("seq"))
+            "kv_clear", [](PyProgram& self, int32_t seq) { self.locked([&](KVCache& kv) { kv.clear(seq); }); },
+            py::arg("seq"))
         .def(
             "kv_truncate",
-            [](PyProgram& self, int32_t seq, int64_t n_keep) { self.program->kv().truncate(seq, n_keep); },
+            [](PyProgram& self, int32_t seq, int64_t n_keep) {
+                self.locked([&](KVCache& kv) { kv.truncate(seq, n_keep); });
+            },
             py::arg("seq"), py::arg("n_keep"))
         .def(
-            "kv_copy", [](PyProgram& self, int32_t src, int32_t dst) { self.program->kv().copy(src, dst); },
+            "kv_copy",
+            [](PyProgram& self, int32_t src, int32_t dst) { self.locked([&](KVCache& kv) { kv.copy(src, dst); }); },
             py::arg("src"), py::arg("dst"))
         .def(
-            "kv_n_past", [](PyProgram& self, int32_t seq) { return self.program->kv().n_past(seq); }, py::arg("seq"))
+            "kv_n_past",
+            [](PyProgram& self, int32_t seq) {
+                int64_t n = 0;
+                self.locked([&](KVCache& kv) { n = kv.n_past(seq); });
+                return n;
+            },
+            py::arg("seq"))
         .def(
-            "kv_positions", [](PyProgram& self, int32_t seq) { return self.program->kv().positions(seq); },
+            "kv_positions",
+            [](PyProgram& self, int32_t seq) {
+                std::vector<int32_t> v;
+                self.locked([&](KVCache& kv) { v = kv.positions(seq); });
+                return v;
+            },
             py::arg("seq"))
         .def("stats",
              [](PyProgram& self) {

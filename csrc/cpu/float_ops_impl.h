@@ -236,7 +236,131 @@ void f_deq_f16(const void* x, float* y, int64_t n) {
     for (; i < n; ++i) y[i] = S::h2f(h[i]);
 }
 
+// Attention blocks: each K/V row is loaded (and converted from f16) once for all G heads of the group.
+struct KvF32 {
+    static constexpr int kSize = 4;
+    static typename S::V load(const uint8_t* p, int64_t i) { return S::load(reinterpret_cast<const float*>(p) + i); }
+    static float at(const uint8_t* p, int64_t i) { return reinterpret_cast<const float*>(p)[i]; }
+};
+struct KvF16 {
+    static constexpr int kSize = 2;
+    static typename S::V load(const uint8_t* p, int64_t i) {
+        return S::load_f16(reinterpret_cast<const uint16_t*>(p) + i);
+    }
+    static float at(const uint8_t* p, int64_t i) { return S::h2f(reinterpret_cast<const uint16_t*>(p)[i]); }
+};
+
+// GN heads at once (compile-time, so the accumulators stay in registers).
+template <class KV, int GN>
+void scores_heads(const float* q, int64_t q_stride, const uint8_t* kb, size_t cell_stride, const float* offs, int64_t n,
+                  int64_t d, float scale, float softcap, float* s, int64_t s_stride) {
+    for (int64_t j = 0; j < n; ++j) {
+        if (offs[j] == -INFINITY) {
+            for (int g = 0; g < GN; ++g) s[g * s_stride + j] = -INFINITY;
+            continue;
+        }
+        const uint8_t* kr = kb + j * cell_stride;
+        // cells are cell_stride apart (all KV heads of a cell are contiguous): prefetch a few cells ahead
+        for (int64_t pf = 0; pf < d * KV::kSize; pf += 64) __builtin_prefetch(kr + 6 * cell_stride + pf);
+        typename S::V acc[GN];
+        for (int g = 0; g < GN; ++g) acc[g] = S::zero();
+        int64_t i = 0;
+        for (; i + S::W <= d; i += S::W) {
+            const typename S::V kv = KV::load(kr, i);
+            for (int g = 0; g < GN; ++g) acc[g] = S::fmadd(S::load(q + g * q_stride + i), kv, acc[g]);
+        }
+        for (int g = 0; g < GN; ++g) {
+            float x = S::hsum(acc[g]);
+            for (int64_t ii = i; ii < d; ++ii) x += q[g * q_stride + ii] * KV::at(kr, ii);
+            x *= scale;
+            if (softcap > 0.0f) x = softcap * tanhf(x);
+            s[g * s_stride + j] = x + offs[j];
+        }
+    }
+}
+
+template <class KV>
+void f_attn_scores(const float* q, int64_t q_stride, int G, const void* k, size_t cell_stride, const float* offs,
+                   int64_t n, int64_t d, float scale, float softcap, float* s, int64_t s_stride) {
+    const auto* kb = static_cast<const uint8_t*>(k);
+    for (int g0 = 0; g0 < G; g0 += 4) {
+        const float* qg = q + g0 * q_stride;
+        float* sg = s + g0 * s_stride;
+        switch (G - g0 < 4 ? G - g0 : 4) {
+            case 1: scores_heads<KV, 1>(qg, q_stride, kb, cell_stride, offs, n, d, scale, softcap, sg, s_stride); break;
+            case 2: scores_heads<KV, 2>(qg, q_stride, kb, cell_stride, offs, n, d, scale, softcap, sg, s_stride); break;
+            case 3: scores_heads<KV, 3>(qg, q_stride, kb, cell_stride, offs, n, d, scale, softcap, sg, s_stride); break;
+            default:
+                scores_heads<KV, 4>(qg, q_stride, kb, cell_stride, offs, n, d, scale, softcap, sg, s_stride);
+                break;
+        }
+    }
+}
+
+// acc[g][i0 .. i0 + kChunk * W) += sum_j w[g][j] * v_j[...] for GN heads, accumulators in registers.
+template <class KV, int GN>
+void accum_heads(const float* w, int64_t w_stride, const uint8_t* vb, size_t cell_stride, int64_t n, int64_t dv,
+                 float* acc) {
+    constexpr int kChunk = 4;
+    int64_t i0 = 0;
+    for (; i0 + kChunk * S::W <= dv; i0 += kChunk * S::W) {
+        typename S::V a[GN][kChunk];
+        for (int g = 0; g < GN; ++g)
+            for (int c = 0; c < kChunk; ++c) a[g][c] = S::load(acc + g * dv + i0 + c * S::W);
+        for (int64_t j = 0; j < n; ++j) {
+            bool any = false;
+            for (int g = 0; g < GN; ++g) any |= w[g * w_stride + j] != 0.0f;
+            if (!any) continue;
+            const uint8_t* vr = vb + j * cell_stride;
+            __builtin_prefetch(vr + 6 * cell_stride + i0 * KV::kSize);
+            typename S::V vv[kChunk];
+            for (int c = 0; c < kChunk; ++c) vv[c] = KV::load(vr, i0 + c * S::W);
+            for (int g = 0; g < GN; ++g) {
+                const typename S::V wj = S::set1(w[g * w_stride + j]);
+                for (int c = 0; c < kChunk; ++c) a[g][c] = S::fmadd(wj, vv[c], a[g][c]);
+            }
+        }
+        for (int g = 0; g < GN; ++g)
+            for (int c = 0; c < kChunk; ++c) S::store(acc + g * dv + i0 + c * S::W, a[g][c]);
+    }
+    for (; i0 < dv; i0 += S::W) {  // remaining vectors one at a time, then the scalar tail
+        const bool full = i0 + S::W <= dv;
+        for (int g = 0; g < GN; ++g) {
+            float* ar = acc + g * dv;
+            for (int64_t j = 0; j < n; ++j) {
+                const float wj = w[g * w_stride + j];
+                if (wj == 0.0f) continue;
+                const uint8_t* vr = vb + j * cell_stride;
+                if (full) {
+                    S::store(ar + i0, S::fmadd(S::set1(wj), KV::load(vr, i0), S::load(ar + i0)));
+                } else {
+                    for (int64_t ii = i0; ii < dv; ++ii) ar[ii] += wj * KV::at(vr, ii);
+                }
+            }
+        }
+    }
+}
+
+template <class KV>
+void f_attn_accum(const float* w, int64_t w_stride, int G, const void* v, size_t cell_stride, int64_t n, int64_t dv,
+                  float* acc) {
+    const auto* vb = static_cast<const uint8_t*>(v);
+    for (int g0 = 0; g0 < G; g0 += 3) {  // 3 heads x 4 vectors: 12 accumulators (fits AVX2's 16 registers)
+        const float* wg = w + g0 * w_stride;
+        float* ag = acc + g0 * dv;
+        switch (G - g0 < 3 ? G - g0 : 3) {
+            case 1: accum_heads<KV, 1>(wg, w_stride, vb, cell_stride, n, dv, ag); break;
+            case 2: accum_heads<KV, 2>(wg, w_stride, vb, cell_stride, n, dv, ag); break;
+            default: accum_heads<KV, 3>(wg, w_stride, vb, cell_stride, n, dv, ag); break;
+        }
+    }
+}
+
 void fill_float_ops_impl(Kernels& t) {
+    t.attn_scores[0] = f_attn_scores<KvF32>;
+    t.attn_scores[1] = f_attn_scores<KvF16>;
+    t.attn_accum[0] = f_attn_accum<KvF32>;
+    t.attn_accum[1] = f_attn_accum<KvF16>;
     t.rms_norm = f_rms_norm;
     t.layer_norm = f_layer_norm;
     t.softmax = f_softmax;

@@ -333,11 +333,12 @@ constexpr int64_t kAttnBlock = 64;  // KV cells per block: scores for a block, t
 int64_t attn_group(const AttentionParams& p) { return p.n_head / p.n_head_kv; }
 
 // Work items: (token, kv head, sub-group of query heads). Sub-groups only when there are too few (token, kv head)
-// pairs to keep every thread busy (decode of a model with one KV head).
+// pairs for an even split (decode: 3 KV heads on 2 threads would leave one thread a third idle); each sub-group
+// streams its KV head again, so no more than needed for about 4 items per thread.
 int64_t attn_subgroups(const AttentionParams& p, int nth) {
     const int64_t pairs = p.n_tokens * p.n_head_kv;
-    if (pairs >= nth) return 1;
-    return std::min(attn_group(p), (nth + pairs - 1) / pairs);
+    if (nth <= 1 || pairs >= 4 * static_cast<int64_t>(nth) || pairs % nth == 0) return 1;
+    return std::min(attn_group(p), (4 * static_cast<int64_t>(nth) + pairs - 1) / pairs);
 }
 
 size_t attn_thread_floats(const AttentionParams& p) {
@@ -377,8 +378,8 @@ size_t attention_wsize(const AttentionParams& p, int nth) {
 void attention(const AttentionParams& p, const float* q, const void* k, const void* v, float* out, void* wdata, int ith,
                int nth) {
     const Kernels& kt = cpu::kernels();
-    const cpu::KDotFn kdot = kt.kdot[cpu::kv_slot(p.k_type)];
-    const cpu::VAxpyFn vaxpy = kt.vaxpy[cpu::kv_slot(p.v_type)];
+    const auto scores_fn = kt.attn_scores[cpu::kv_slot(p.k_type)];
+    const auto accum_fn = kt.attn_accum[cpu::kv_slot(p.v_type)];
     const int64_t G = attn_group(p), nsub = attn_subgroups(p, nth);
     const int64_t per_sub = (G + nsub - 1) / nsub;
     const int64_t dv = p.head_dim_v;
@@ -393,8 +394,7 @@ void attention(const AttentionParams& p, const float* q, const void* k, const vo
 
     const auto* kb = static_cast<const uint8_t*>(k);
     const auto* vb = static_cast<const uint8_t*>(v);
-    const bool capped = p.softcap > 0.0f;
-    const float sc = capped ? p.scale / p.softcap : p.scale;
+    const float sc = p.softcap > 0.0f ? p.scale / p.softcap : p.scale;  // softcap * tanh(scale * qk / softcap)
 
     int64_t i0, i1;
     split_range(p.n_tokens * p.n_head_kv * nsub, ith, nth, &i0, &i1);
@@ -411,6 +411,8 @@ void attention(const AttentionParams& p, const float* q, const void* k, const vo
             std::memset(acc + g * dv, 0, dv * sizeof(float));
         }
         const float* mask_row = p.mask ? p.mask + t * p.mask_stride : nullptr;
+        const size_t khead = static_cast<size_t>(hk) * p.k_head_stride;
+        const size_t vhead = static_cast<size_t>(hk) * p.v_head_stride;
         const int32_t qp = p.q_pos ? p.q_pos[t] : 0;
         for (int64_t j0 = 0; j0 < p.n_kv; j0 += kAttnBlock) {
             const int64_t nb = std::min(kAttnBlock, p.n_kv - j0);
@@ -429,38 +431,30 @@ void attention(const AttentionParams& p, const float* q, const void* k, const vo
                 any |= o != -INFINITY;
             }
             if (!any) continue;
+            const float* qh = q + t * p.q_token_stride + h0 * p.q_head_stride;
+            scores_fn(qh, p.q_head_stride, static_cast<int>(ng), kb + j0 * p.k_cell_stride + khead, p.k_cell_stride,
+                      offs, nb, p.head_dim, sc, p.softcap, scores, kAttnBlock);
+            // online softmax: rescale each head's accumulator to the block's new running max, then weights
             for (int64_t g = 0; g < ng; ++g) {
-                const float* qh = q + t * p.q_token_stride + (h0 + g) * p.q_head_stride;
-                const size_t khead = static_cast<size_t>(hk) * p.k_head_stride;
                 float* s = scores + g * kAttnBlock;
                 float bmax = -INFINITY;
-                for (int64_t j = 0; j < nb; ++j) {
-                    if (offs[j] == -INFINITY) {
-                        s[j] = -INFINITY;
-                        continue;
-                    }
-                    float d = kdot(qh, kb + (j0 + j) * p.k_cell_stride + khead, p.head_dim) * sc;
-                    if (capped) d = p.softcap * std::tanh(d);
-                    d += offs[j];
-                    s[j] = d;
-                    bmax = std::max(bmax, d);
+                for (int64_t j = 0; j < nb; ++j) bmax = std::max(bmax, s[j]);
+                if (bmax == -INFINITY) {
+                    std::memset(s, 0, nb * sizeof(float));  // nothing visible to this head in the block
+                    continue;
                 }
-                if (bmax == -INFINITY) continue;
-                float* a = acc + g * dv;
                 if (bmax > mrun[g]) {
                     if (mrun[g] != -INFINITY) {
                         const float r = std::exp(mrun[g] - bmax);
-                        kt.vscale(a, r, dv);
+                        kt.vscale(acc + g * dv, r, dv);
                         srun[g] *= r;
                     }
                     mrun[g] = bmax;
                 }
                 srun[g] += kt.exp_sum(s, mrun[g], s, nb);
-                const size_t vhead = static_cast<size_t>(hk) * p.v_head_stride;
-                for (int64_t j = 0; j < nb; ++j) {
-                    if (s[j] != 0.0f) vaxpy(s[j], vb + (j0 + j) * p.v_cell_stride + vhead, a, dv);
-                }
             }
+            accum_fn(scores, kAttnBlock, static_cast<int>(ng), vb + j0 * p.v_cell_stride + vhead, p.v_cell_stride, nb,
+                     dv, acc);
         }
         for (int64_t g = 0; g < ng; ++g) {
             float* o = out + t * p.out_token_stride + (h0 + g) * p.out_head_stride;

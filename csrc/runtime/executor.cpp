@@ -115,7 +115,14 @@ void Program::Impl::exec(const Step& s, KVCache& kv, int ith, int nth) {
             const int32_t x = n.in[0];
             const float* w = n.in[1] >= 0 ? fptr(n.in[1]) : nullptr;
             const int64_t cols = tensors[x].spec.cols, group = n.i[0] ? n.i[0] : cols;
-            if (group == cols) {
+            if (s.residual >= 0) {  // fused add: y = rms_norm(x) + residual, on this thread's rows
+                int64_t r0, r1;
+                ops::split_range(R, ith, nth, &r0, &r1);
+                if (r1 <= r0) break;
+                const int64_t rs = stride(s.residual);
+                ops::rms_norm(fptr(x) + r0 * stride(x), stride(x), r1 - r0, cols, n.f[0], w, y + r0 * ys, ys, 0, 1);
+                ops::add(y + r0 * ys, ys, fptr(s.residual) + r0 * rs, rs, r1 - r0, cols, y + r0 * ys, ys, 0, 1);
+            } else if (group == cols) {
                 ops::rms_norm(fptr(x), stride(x), R, cols, n.f[0], w, y, ys, ith, nth);
             } else if (stride(x) == cols && ys == cols) {  // contiguous: one row per group
                 ops::rms_norm(fptr(x), group, R * (cols / group), group, n.f[0], w, y, group, ith, nth);
@@ -134,17 +141,45 @@ void Program::Impl::exec(const Step& s, KVCache& kv, int ith, int nth) {
         }
         case Op::rope: {
             const int64_t n_head = n.i[0], hd = n.i[1];
-            ops::rope(fptr(n.in[0]), stride(n.in[0]), hd, R, n_head, hd, b.positions, s.rope, y, ys, hd, ith, nth);
+            const int32_t x = n.in[0];
+            if (!s.norm && s.kv_layer < 0) {
+                ops::rope(fptr(x), stride(x), hd, R, n_head, hd, b.positions, s.rope, y, ys, hd, ith, nth);
+                break;
+            }
+            // This thread's tokens: per-head rms norm (q/k norms) into y, rotation, then the KV-cache store.
+            int64_t t0, t1;
+            ops::split_range(R, ith, nth, &t0, &t1);
+            if (t1 <= t0) break;
+            const float* src = fptr(x) + t0 * stride(x);
+            int64_t src_stride = stride(x);
+            if (s.norm) {
+                const float* w = s.norm_w >= 0 ? fptr(s.norm_w) : nullptr;
+                for (int64_t t = t0; t < t1; ++t) {
+                    ops::rms_norm(fptr(x) + t * stride(x), hd, n_head, hd, s.norm_eps, w, y + t * ys, hd, 0, 1);
+                }
+                src = y + t0 * ys, src_stride = ys;
+            }
+            ops::rope(src, src_stride, hd, t1 - t0, n_head, hd, b.positions + t0, s.rope, y + t0 * ys, ys, hd, 0, 1);
+            if (s.kv_layer >= 0) {
+                KVLayer& l = kv.layer(s.kv_layer);
+                ops::copy_rows(y + t0 * ys, ys, t1 - t0, l.n_head_kv * l.head_dim, kv.type_k(), l.k.data(), l.k_row,
+                               call.slots.data() + t0, 0, 1);
+                const int64_t vs = stride(s.kv_v);
+                ops::copy_rows(fptr(s.kv_v) + t0 * vs, vs, t1 - t0, l.n_head_kv * l.head_dim_v, kv.type_v(), l.v.data(),
+                               l.v_row, call.slots.data() + t0, 0, 1);
+            }
             break;
         }
         case Op::attention: {
             KVLayer& l = kv.layer(static_cast<int>(n.i[0]));
-            // 1. Store this batch's keys and values in their cells.
-            ops::copy_rows(fptr(n.in[1]), stride(n.in[1]), R, l.n_head_kv * l.head_dim, kv.type_k(), l.k.data(),
-                           l.k_row, call.slots.data(), ith, nth);
-            ops::copy_rows(fptr(n.in[2]), stride(n.in[2]), R, l.n_head_kv * l.head_dim_v, kv.type_v(), l.v.data(),
-                           l.v_row, call.slots.data(), ith, nth);
-            pool->barrier();
+            // 1. Store this batch's keys and values in their cells (unless the rope of k did).
+            if (!s.kv_stored) {
+                ops::copy_rows(fptr(n.in[1]), stride(n.in[1]), R, l.n_head_kv * l.head_dim, kv.type_k(), l.k.data(),
+                               l.k_row, call.slots.data(), ith, nth);
+                ops::copy_rows(fptr(n.in[2]), stride(n.in[2]), R, l.n_head_kv * l.head_dim_v, kv.type_v(), l.v.data(),
+                               l.v_row, call.slots.data(), ith, nth);
+                pool->barrier();
+            }
             // 2. Attend, one run of same-sequence tokens at a time, over that sequence's cells.
             const float* q = fptr(n.in[0]);
             void* wd = work.data() + attn_work_offset;
@@ -244,9 +279,14 @@ std::string Program::describe() const {
             if (id >= 0) s << " '" << p.tensors[id].spec.name << "'";
         if (st.node.op == Op::matmul && !st.quantize) s << " (shared quantization)";
         if (st.norm) s << " (+ rms_norm prologue)";
+        if (st.node.op == Op::rms_norm && st.residual >= 0)
+            s << " (+ residual '" << p.tensors[st.residual].spec.name << "')";
         if (st.node.op == Op::matmul && st.node.in[2] >= 0) s << " (+ bias)";
-        if (st.residual >= 0) s << " (+ residual '" << p.tensors[st.residual].spec.name << "')";
+        if (st.node.op == Op::matmul && st.residual >= 0) {
+            s << " (+ residual '" << p.tensors[st.residual].spec.name << "')";
+        }
         if (st.glu_other >= 0) s << " (+ glu with '" << p.tensors[st.glu_other].spec.name << "')";
+        if (st.kv_layer >= 0) s << " (+ KV store)";
         if (!st.barrier_after) s << " (no barrier)";
         s << "\n";
     }
@@ -254,6 +294,7 @@ std::string Program::describe() const {
 }
 
 void Program::run(const Batch& b) {
+    std::lock_guard<std::mutex> lock(mutex_);
     Impl& p = *impl_;
     KVCache& kv = *kv_;
     const int64_t n = b.n_tokens;

@@ -39,6 +39,9 @@ struct Step {
     int32_t glu_other = -1;  // epilogue: out = glu(gate, up) with this matmul as gate (glu_self_gate) or up
     bool glu_self_gate = false;
     int glu_kind = 0;
+    int32_t kv_layer = -1;  // rope epilogue: store the rotated keys and the values kv_v into this KV layer
+    int32_t kv_v = -1;
+    bool kv_stored = false;     // attention: the keys and values were stored by the rope of k
     ops::RopeParams rope;       // rope
     ops::AttentionParams attn;  // attention: the fixed part of the kernel's parameters
 };
@@ -72,6 +75,12 @@ struct Program::Impl {
     void exec(const Step& s, KVCache& kv, int ith, int nth);
 };
 
+// checker.cpp: resolve views and row counts, check every node (std::invalid_argument naming the node).
+void resolve_tensors(Program::Impl& p, const Options& opt);
+void check_nodes(Program::Impl& p, const Options& opt, KVCache& kv);
+// fusions.cpp: shared activation quantization, and with all = true every fusion (Options::fuse).
+void fuse(Program::Impl& p, bool all);
+// planner.cpp: the whole plan (calls the above), barriers, arena offsets, work memory.
 void plan(Program::Impl& p, const GraphSpec& spec, const Options& opt, KVCache& kv);
 
 }  // namespace lc::graph

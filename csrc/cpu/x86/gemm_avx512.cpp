@@ -20,6 +20,7 @@
 
 #include <cstring>
 #include <new>
+#include <type_traits>
 
 #include "cpu/x86/x86.h"
 #include "quant/blocks.h"
@@ -766,6 +767,112 @@ void panel_gemmK(const void* w, size_t ws, int64_t nrows, int64_t k, const void*
     }
 }
 
+// ---- float formats: panels of f32 (one zmm = one k element of 16 tokens), weights broadcast one element at a time.
+// k is processed in chunks so the panels stay in L2; partial sums go through y between chunks.
+constexpr int64_t kFloatKC = 1024;
+
+template <class L>
+float elem(const uint8_t* p, int64_t i) {
+    if constexpr (L::kSize == 4) {
+        float f;
+        std::memcpy(&f, p + 4 * i, 4);
+        return f;
+    } else if constexpr (std::is_same_v<L, F16L>) {
+        return _cvtsh_ss(ld16(p + 2 * i));
+    } else {
+        const uint32_t u = static_cast<uint32_t>(ld16(p + 2 * i)) << 16;
+        float f;
+        std::memcpy(&f, &u, 4);
+        return f;
+    }
+}
+
+template <class L>
+void build_panel_float(const uint8_t* x, size_t xs, int nt, int64_t i0, int64_t kc, float* out) {
+    for (int64_t i = 0; i < kc; ++i)
+        for (int t = 0; t < 16; ++t) out[16 * i + t] = t < nt ? elem<L>(x + t * xs, i0 + i) : 0.0f;
+}
+
+template <class L, int R, int U>
+void panel_float_rows(const uint8_t* w, size_t ws, const float* panel, int64_t i0, int64_t kc, bool first,
+                      const int* nt, float* y, int64_t ys, float* wbuf) {
+    __m512 acc[R][U];
+    for (int r = 0; r < R; ++r) {
+        for (int u = 0; u < U; ++u) {
+            if (first) {
+                acc[r][u] = _mm512_setzero_ps();
+            } else {
+                alignas(64) float tmp[16] = {};
+                for (int t = 0; t < nt[u]; ++t) tmp[t] = y[(16 * u + t) * ys + r];
+                acc[r][u] = _mm512_load_ps(tmp);
+            }
+        }
+    }
+    // weight rows of this chunk as f32 (F16/BF16 converted once here, used for all 16 * U tokens)
+    const float* wr[R];
+    for (int r = 0; r < R; ++r) {
+        if constexpr (L::kSize == 4) {
+            wr[r] = reinterpret_cast<const float*>(w + r * ws) + i0;
+        } else {
+            float* dst = wbuf + r * kFloatKC;
+            int64_t i = 0;
+            for (; i + 16 <= kc; i += 16) _mm512_store_ps(dst + i, L::load(w + r * ws, i0 + i));
+            for (; i < kc; ++i) dst[i] = elem<L>(w + r * ws, i0 + i);
+            wr[r] = dst;
+        }
+    }
+    const size_t tile = static_cast<size_t>(kFloatKC) * 16;
+    for (int64_t i = 0; i < kc; ++i) {
+        __m512 P[U];
+        for (int u = 0; u < U; ++u) P[u] = _mm512_load_ps(panel + u * tile + 16 * i);
+        for (int r = 0; r < R; ++r) {
+            const __m512 wv = _mm512_set1_ps(wr[r][i]);
+            for (int u = 0; u < U; ++u) acc[r][u] = _mm512_fmadd_ps(wv, P[u], acc[r][u]);
+        }
+    }
+    for (int r = 0; r < R; ++r)
+        for (int u = 0; u < U; ++u) store_lanes(acc[r][u], nt[u], y + 16 * u * ys + r, ys);
+}
+
+template <class L>
+void panel_gemm_float(const void* w, size_t ws, int64_t nrows, int64_t k, const void* xq, size_t xs, int64_t n,
+                      float* y, int64_t ys) {
+    constexpr int kTiles = 2, kRows = 6;
+    const auto* wb = static_cast<const uint8_t*>(w);
+    const auto* xb = static_cast<const uint8_t*>(xq);
+    const size_t tile = static_cast<size_t>(kFloatKC) * 16;
+    float* panel = reinterpret_cast<float*>(t_panel.get((tile * kTiles + kRows * kFloatKC) * sizeof(float)));
+    float* wbuf = panel + tile * kTiles;
+    for (int64_t t0 = 0; t0 < n; t0 += 16 * kTiles) {
+        int nt[kTiles];
+        int U = 0;
+        for (int u = 0; u < kTiles; ++u) {
+            const int64_t left = n - t0 - 16 * u;
+            nt[u] = left <= 0 ? 0 : left >= 16 ? 16 : static_cast<int>(left);
+            if (nt[u] > 0) U = u + 1;
+        }
+        float* yt = y + t0 * ys;
+        for (int64_t i0 = 0; i0 < k; i0 += kFloatKC) {
+            const int64_t kc = k - i0 < kFloatKC ? k - i0 : kFloatKC;
+            for (int u = 0; u < U; ++u)
+                build_panel_float<L>(xb + (t0 + 16 * u) * xs, xs, nt[u], i0, kc, panel + u * tile);
+            const bool first = i0 == 0;
+            int64_t r = 0;
+            if (U == 2) {
+                for (; r + kRows <= nrows; r += kRows)
+                    panel_float_rows<L, kRows, 2>(wb + r * ws, ws, panel, i0, kc, first, nt, yt + r, ys, wbuf);
+                for (; r < nrows; ++r)
+                    panel_float_rows<L, 1, 2>(wb + r * ws, ws, panel, i0, kc, first, nt, yt + r, ys, wbuf);
+            } else {
+                for (; r + kRows <= nrows; r += kRows)
+                    panel_float_rows<L, kRows, 1>(wb + r * ws, ws, panel, i0, kc, first, nt, yt + r, ys, wbuf);
+                for (; r < nrows; ++r)
+                    panel_float_rows<L, 1, 1>(wb + r * ws, ws, panel, i0, kc, first, nt, yt + r, ys, wbuf);
+            }
+        }
+    }
+}
+
 // Small n: the row-major tiles; n >= kPanelMinTokens: token panels.
 template <GemmFn Small, GemmFn Panel>
 void gemm_auto(const void* w, size_t ws, int64_t nrows, int64_t k, const void* xq, size_t xs, int64_t n, float* y,
@@ -781,9 +888,9 @@ void gemm_auto(const void* w, size_t ws, int64_t nrows, int64_t k, const void* x
 
 void fill_gemm(Kernels& t) {
     auto set = [&](DType d, GemmFn f) { t.gemm[static_cast<int>(d)] = f; };
-    set(DType::F32, gemm<FamFloat<F32L>>);
-    set(DType::F16, gemm<FamFloat<F16L>>);
-    set(DType::BF16, gemm<FamFloat<BF16L>>);
+    set(DType::F32, gemm_auto<gemm<FamFloat<F32L>>, panel_gemm_float<F32L>>);
+    set(DType::F16, gemm_auto<gemm<FamFloat<F16L>>, panel_gemm_float<F16L>>);
+    set(DType::BF16, gemm_auto<gemm<FamFloat<BF16L>>, panel_gemm_float<BF16L>>);
     set(DType::Q4_0, gemm_auto<gemm<Fam32<Q4_0F>>, panel_gemm32<Q4_0F>>);
     set(DType::Q4_1, gemm_auto<gemm<Fam32<Q4_1F>>, panel_gemm32<Q4_1F>>);
     set(DType::Q5_0, gemm_auto<gemm<Fam32<Q5_0F>>, panel_gemm32<Q5_0F>>);

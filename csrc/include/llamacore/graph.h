@@ -20,6 +20,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -195,12 +196,15 @@ class Program {
     Program(const Program&) = delete;
     Program& operator=(const Program&) = delete;
 
-    // Runs the forward pass of one batch (blocking; call without the GIL). Checks the batch first: throws
+    // Runs the forward pass of one batch (blocking; call without the GIL; concurrent calls wait for each other).
+    // Checks the batch first: throws
     // std::invalid_argument for token ids outside the vocabulary, positions outside [0, n_ctx_seq), unknown
     // sequences, too many rows.
     void run(const Batch& b);
 
     KVCache& kv() { return *kv_; }
+    // Held by run() for the whole call; take it around KV-cache changes made from other threads.
+    std::mutex& mutex() { return mutex_; }
     const Options& options() const { return opt_; }
     int64_t n_vocab() const;  // columns of the output tensor
     PlanStats stats() const;
@@ -214,6 +218,7 @@ class Program {
 
    private:
     Options opt_;
+    std::mutex mutex_;
     std::unique_ptr<KVCache> kv_;
     std::unique_ptr<Impl> impl_;
 };
