@@ -259,3 +259,10 @@ def test_oversized_download_stops_at_the_expected_size(cache, index, fake_pip, m
     with pytest.raises(ChecksumError, match="more than the 100 bytes expected"):
         hub.resolve("fake-model", progress=False)
     assert sum(written) <= 100 + 64 and list(cache.iterdir()) == []
+
+
+@pytest.mark.parametrize("text", ["~no-such-user-here/m.gguf", "a" * 5000 + ".gguf", "/" + "a/" * 3000 + "m.gguf"])
+def test_odd_local_paths_are_model_not_found(text):
+    with pytest.raises(ModelNotFoundError) as e:
+        hub.resolve(text, download=False)
+    assert len(str(e.value)) < 500

@@ -92,18 +92,27 @@ def resolve(name_or_path: str | os.PathLike, *, download: bool = True, progress:
     text = os.fspath(name_or_path)
     if text.startswith("hf:"):
         return _resolve_hf(text, download=download)
-    path = Path(text).expanduser()
+    shown = text if len(text) <= 200 else text[:200] + "..."
+    try:
+        path = Path(text).expanduser()
+    except RuntimeError:  # ~user with no such user (or no home directory): the path as typed
+        path = Path(text)
     entry = CATALOG.get(text.lower())
-    if path.exists() and not (entry is not None and path.is_dir()):  # a folder named like a catalog model: the model
-        if path.is_dir():
+    try:
+        exists, is_dir = path.exists(), path.is_dir()
+    except OSError as e:  # a name too long, a folder that cannot be searched
+        raise ModelNotFoundError(f"cannot use the path '{shown}': {e.strerror or e}") from None
+    if exists and not (entry is not None and is_dir):  # a folder named like a catalog model: the model
+        if is_dir:
             raise ModelNotFoundError(f"{path} is a folder; give the path of a .gguf file in it")
         return path.absolute()
     if entry is not None:
         return _resolve_catalog(entry, download=download, progress=progress)
     if os.sep in text or "/" in text or text.endswith(".gguf"):
-        raise ModelNotFoundError(f"no such file: {path}")
+        where = str(path)
+        raise ModelNotFoundError(f"no such file: {where if len(where) <= 200 else where[:200] + '...'}")
     raise ModelNotFoundError(
-        f"unknown model '{text}': not a file, not hf:ORG/REPO/FILE.gguf, and not in the catalog ({', '.join(CATALOG)})"
+        f"unknown model '{shown}': not a file, not hf:ORG/REPO/FILE.gguf, and not in the catalog ({', '.join(CATALOG)})"
     )
 
 
