@@ -266,3 +266,17 @@ def test_odd_local_paths_are_model_not_found(text):
     with pytest.raises(ModelNotFoundError) as e:
         hub.resolve(text, download=False)
     assert len(str(e.value)) < 500
+
+
+def test_pull_force_downloads_hf_models_again(tmp_path, monkeypatch):
+    calls = []
+
+    def hf_hub_download(repo_id, filename, local_files_only=False, **kw):
+        calls.append(kw.get("force_download", False))
+        (tmp_path / "m.gguf").write_bytes(b"GGUF")
+        return str(tmp_path / "m.gguf")
+
+    monkeypatch.setitem(sys.modules, "huggingface_hub", types.SimpleNamespace(hf_hub_download=hf_hub_download))
+    hub.pull("hf:org/repo/m.gguf")
+    hub.pull("hf:org/repo/m.gguf", force=True)
+    assert calls == [False, True]

@@ -119,6 +119,8 @@ def resolve(name_or_path: str | os.PathLike, *, download: bool = True, progress:
 def pull(name: str, *, force: bool = False, progress: bool | None = None) -> Path:
     """Download a catalog or hf: model (again, with force=True) and return its path."""
     entry = CATALOG.get(name.lower())
+    if force and name.startswith("hf:"):
+        return _resolve_hf(name, download=True, force=True)
     if force and entry is not None:
         dest = models_dir() / entry.filename
         for p in (dest, _sidecar(dest)):
@@ -272,7 +274,7 @@ def _download_catalog(entry: CatalogEntry, dest: Path, progress: bool) -> None:
 
 
 # ---- the Hugging Face Hub ----
-def _resolve_hf(spec: str, *, download: bool) -> Path:
+def _resolve_hf(spec: str, *, download: bool, force: bool = False) -> Path:
     rest = spec[3:]
     parts = rest.split("/")
     if len(parts) < 3 or not all(parts) or not rest.endswith(".gguf"):
@@ -291,7 +293,8 @@ def _resolve_hf(spec: str, *, download: bool) -> Path:
     paths = []
     for name in names:
         try:
-            paths.append(Path(hf_hub_download(repo_id=repo, filename=name, local_files_only=not download)))
+            extra = {"force_download": True} if force else {}
+            paths.append(Path(hf_hub_download(repo_id=repo, filename=name, local_files_only=not download, **extra)))
         except Exception as e:  # huggingface_hub raises many kinds (network, 404, gated, offline cache miss)
             why = "not in the local Hugging Face cache" if not download else f"{type(e).__name__}: {e}"
             raise ModelNotFoundError(f"hf:{repo}/{name}: {why}") from e
