@@ -116,8 +116,8 @@ def test_invalid_utf8_never_crashes(smollm2, gemma3):
 
 def test_unsupported_tokenizers_name_what_is_supported():
     tokens = ["a", "b"]
-    with pytest.raises(ValueError, match=r"unsupported tokenizer.ggml.model 'rwkv'.*llama.*gpt2.*bert"):
-        Tokenizer.from_metadata({"tokenizer.ggml.model": "rwkv", "tokenizer.ggml.tokens": tokens})
+    with pytest.raises(ValueError, match=r"unsupported tokenizer.ggml.model 'plamo2'.*llama.*gpt2.*bert.*t5.*rwkv"):
+        Tokenizer.from_metadata({"tokenizer.ggml.model": "plamo2", "tokenizer.ggml.tokens": tokens})
     with pytest.raises(ValueError, match=r"unsupported tokenizer.ggml.pre 'nope'.*llama-bpe.*qwen2"):
         Tokenizer.from_metadata(
             {
@@ -136,3 +136,26 @@ def test_unsupported_tokenizers_name_what_is_supported():
             {"tokenizer.ggml.model": "llama", "tokenizer.ggml.tokens": tokens, "tokenizer.ggml.scores": [0.0]}
         )
     assert "smollm" in Tokenizer.supported_pre_tokenizers() and "bert" in Tokenizer.supported_models()
+
+
+def test_threads_share_a_tokenizer(smollm2, gemma3):
+    from concurrent.futures import ThreadPoolExecutor
+
+    text = ("Hello, world! 안녕하세요 你好 🦙 def f(x): return x\n" * 200).encode()
+    for tok in (smollm2, gemma3):
+        want = tok.tokenize(text)
+        with ThreadPoolExecutor(4) as pool:  # the GIL is released while tokenizing
+            assert all(r == want for r in pool.map(tok.tokenize, [text] * 8))
+
+
+def test_cli(smollm2_path, capsys):
+    from llamacore.cli import main
+
+    assert main(["tokenize", str(smollm2_path), "Hello world", "--ids-only"]) == 0
+    assert json.loads(capsys.readouterr().out) == [19556, 905]
+    assert main(["tokenize", str(smollm2_path), "<|im_start|>hi", "--special"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split() == ["1", "->", "'<|im_start|>'"]
+    assert main(["tokenize", str(smollm2_path), "a b c", "--count"]) == 0
+    assert capsys.readouterr().out.strip() == "3"
+    assert main(["tokenize", "/nonexistent.gguf", "x"]) == 1

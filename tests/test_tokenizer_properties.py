@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tokenizer_metadata import load_tokenizer, read_metadata
+from tokenizer_metadata import load_tokenizer, read_tokens
 
 from llamacore.tokenizer import StreamingDetokenizer
 
@@ -28,7 +28,7 @@ def smollm2(smollm2_path):
 @pytest.fixture(scope="module")
 def smollm2_lost_bytes(smollm2_path) -> bytes:
     """Bytes whose GPT-2 alphabet character is no token of SmolLM2 (0xF1, 0xFF, ...): llama.cpp drops them."""
-    tokens = set(read_metadata(str(smollm2_path))["tokenizer.ggml.tokens"])
+    tokens = set(read_tokens(str(smollm2_path)))
     return bytes(b for b, ch in gpt2_byte_alphabet().items() if ch not in tokens)
 
 
@@ -132,3 +132,35 @@ def test_streaming_equals_one_shot(smollm2, gemma3, data):
         assert "\ufffd" not in "".join(parts) or "\ufffd" in tok.detokenize(ids, special=special).decode(
             "utf-8", "replace"
         )
+
+
+def synthetic_tokenizers():
+    import json
+    from pathlib import Path
+
+    from llamacore.tokenizer import Tokenizer
+
+    data = Path(__file__).resolve().parent / "data" / "tokenizer"
+    bpe = json.loads((data / "bpe.json").read_text(encoding="utf-8"))["metadata"]
+    toks = [Tokenizer.from_metadata({**bpe, "tokenizer.ggml.pre": p}) for p in ("default", "deepseek-llm", "tekken")]
+    for name in ("spm", "gemma4", "wpm", "ugm_charsmap", "rwkv"):
+        toks.append(
+            Tokenizer.from_metadata(json.loads((data / f"{name}.json").read_text(encoding="utf-8"))["metadata"])
+        )
+    return toks
+
+
+SYNTHETIC = synthetic_tokenizers()
+
+
+@SETTINGS
+@given(data=st.binary(max_size=120), text=st.text(max_size=120), special=st.booleans())
+def test_synthetic_vocabularies_never_crash(data, text, special):
+    for tok in SYNTHETIC:
+        for t in (data, text):
+            ids = tok.tokenize(t, add_bos=True, special=special)
+            check_ids(tok, ids)
+            stream = StreamingDetokenizer(tok, special=special)
+            out = "".join(stream.add(i) for i in ids) + stream.flush()
+            assert out == tok.detokenize(ids, special=special).decode("utf-8", "replace")
+            tok.detokenize_native(ids, remove_special=special, unparse_special=special)

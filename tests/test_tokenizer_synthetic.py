@@ -1,6 +1,7 @@
 """Small synthetic vocabularies of every kind (tests/data/tokenizer/*.json, made by make_synthetic.py there) with
 the token ids llama.cpp gives: byte-level BPE under each of the 61 tokenizer.ggml.pre names llama.cpp knows,
-SentencePiece BPE in Llama-2 and Gemma styles, Gemma-4's BPE and WordPiece. The texts cover the reference corpus's
+SentencePiece BPE in Llama-2 and Gemma styles, Gemma-4's BPE, WordPiece, Unigram (T5, with and without a
+precompiled character map) and RWKV. The texts cover the reference corpus's
 kinds, contractions, digit runs, CR/LF, Unicode white space and marks, CJK, emoji, special tokens, random strings
 and bytes that are not UTF-8."""
 
@@ -43,7 +44,7 @@ def test_bpe_pre_tokenizers(pre):
     check(tok, texts, expected)
 
 
-@pytest.mark.parametrize("name", ["spm", "spm_gemma", "gemma4", "wpm"])
+@pytest.mark.parametrize("name", ["spm", "spm_gemma", "gemma4", "wpm", "ugm", "ugm_charsmap", "rwkv"])
 def test_other_models(name):
     suite = load(name)
     tok = Tokenizer.from_metadata(suite["metadata"])
@@ -51,7 +52,7 @@ def test_other_models(name):
     check(tok, texts, [[c[m] for m, _ in MODES] for c in suite["cases"]])
 
 
-@pytest.mark.parametrize("name", ["spm", "spm_gemma", "gemma4", "wpm"])
+@pytest.mark.parametrize("name", ["spm", "spm_gemma", "gemma4", "wpm", "ugm_charsmap", "rwkv"])
 def test_streaming_matches_one_shot(name):
     suite = load(name)
     tok = Tokenizer.from_metadata(suite["metadata"])
@@ -97,3 +98,35 @@ def test_bpe_metadata_flags():
         {**BPE["metadata"], "tokenizer.ggml.pre": "llama-bpe", "tokenizer.ggml.add_bos_token": False}
     )
     assert not off.add_bos and off.tokenize("x")[0] != off.token_bos()
+
+
+def test_unigram_normalisation():
+    tok = Tokenizer.from_metadata(load("ugm_charsmap")["metadata"])
+    plain = Tokenizer.from_metadata(load("ugm")["metadata"])
+    # the character map folds "ﬁ" into "fi" and merges runs of spaces (remove_extra_whitespaces)
+    assert tok.tokenize("ﬁne", add_bos=False) == tok.tokenize("fine", add_bos=False)
+    assert tok.tokenize("a    b", add_bos=False) == tok.tokenize("a b", add_bos=False)
+    assert plain.tokenize("ﬁne", add_bos=False) != plain.tokenize("fine", add_bos=False)
+    ids = tok.tokenize("hello", add_bos=True)
+    assert ids[-1] == tok.token_eos() == 1 and tok.token_bos() == -1  # T5 adds EOS, has no BOS
+
+
+def test_native_detokenize_cleans_spaces_like_llama_cpp():
+    # llama_detokenize's clean-up for BPE models (clean_spaces); expected strings from llama.cpp
+    tok = Tokenizer.from_metadata({**BPE["metadata"], "tokenizer.ggml.pre": "gpt-2"})
+    cases = {
+        "Hello , world ! Is it ? Yes . ok": "Hello, world! Is it? Yes. ok",
+        "a ' b": "a'b",
+        "it 's me , I 'm , we 're , you 've , they 'll , I 'd , don 't": (
+            "it's me, I'm, we're, you've, they 'll, I 'd, don 't"
+        ),
+        "x ' y ' z": "x'y'z",
+        " ' ": "'",
+        "end .": "end.",
+    }
+    for text, want in cases.items():
+        ids = tok.tokenize(text, add_bos=False)
+        assert tok.detokenize_native(ids).decode() == want
+        assert tok.detokenize(ids).decode() == text  # llama-cpp-python's detokenize leaves the text alone
+    smollm = Tokenizer.from_metadata({**BPE["metadata"], "tokenizer.ggml.pre": "smollm"})  # no clean-up there
+    assert smollm.detokenize_native(smollm.tokenize("end .", add_bos=False)) == b"end ."

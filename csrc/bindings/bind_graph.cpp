@@ -3,6 +3,7 @@
 #include <pybind11/stl.h>
 
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 
@@ -23,6 +24,14 @@ T get(const py::dict& d, const char* key, T fallback) {
 struct PyProgram {
     std::unique_ptr<Program> program;
     py::list keepalive;
+
+    // Runs f(kv) holding the program's mutex (a run() in another thread finishes first), without the GIL.
+    template <class F>
+    void locked(F&& f) {
+        py::gil_scoped_release release;
+        std::lock_guard<std::mutex> lock(program->mutex());
+        f(program->kv());
+    }
 };
 
 GraphSpec parse(const py::list& tensors, const py::list& nodes, py::list& keep) {
@@ -87,7 +96,7 @@ LC_BIND(graph) {
     py::class_<PyProgram>(m, "Program",
                           "A planned model graph with its KV cache; built by llamacore.graph.Graph.compile().")
         .def(py::init([](const py::list& tensors, const py::list& nodes, int64_t max_tokens, int64_t n_ctx,
-                         int32_t n_seq, int type_k, int type_v, int n_threads) {
+                         int32_t n_seq, int type_k, int type_v, int n_threads, bool fuse) {
                  auto p = std::make_unique<PyProgram>();
                  GraphSpec spec = parse(tensors, nodes, p->keepalive);
                  Options o;
@@ -97,11 +106,12 @@ LC_BIND(graph) {
                  o.type_k = static_cast<lc::DType>(type_k);
                  o.type_v = static_cast<lc::DType>(type_v);
                  o.n_threads = n_threads;
+                 o.fuse = fuse;
                  p->program = std::make_unique<Program>(std::move(spec), o);
                  return p;
              }),
              py::arg("tensors"), py::arg("nodes"), py::arg("max_tokens"), py::arg("n_ctx"), py::arg("n_seq"),
-             py::arg("type_k"), py::arg("type_v"), py::arg("n_threads"))
+             py::arg("type_k"), py::arg("type_v"), py::arg("n_threads"), py::arg("fuse") = true)
         .def(
             "run",
             [](PyProgram& self, const I32& tokens, const I32& positions, const py::object& seq_ids, const I32& out_rows,
@@ -135,29 +145,51 @@ LC_BIND(graph) {
         .def_property_readonly("n_ctx_seq", [](PyProgram& self) { return self.program->kv().n_ctx_seq(); })
         .def_property_readonly("n_seq", [](PyProgram& self) { return self.program->kv().n_seq(); })
         .def(
-            "kv_clear", [](PyProgram& self, int32_t seq) { self.program->kv().clear(seq); }, py::arg("seq"))
+            "kv_clear", [](PyProgram& self, int32_t seq) { self.locked([&](KVCache& kv) { kv.clear(seq); }); },
+            py::arg("seq"))
         .def(
             "kv_truncate",
-            [](PyProgram& self, int32_t seq, int64_t n_keep) { self.program->kv().truncate(seq, n_keep); },
+            [](PyProgram& self, int32_t seq, int64_t n_keep) {
+                self.locked([&](KVCache& kv) { kv.truncate(seq, n_keep); });
+            },
             py::arg("seq"), py::arg("n_keep"))
         .def(
-            "kv_copy", [](PyProgram& self, int32_t src, int32_t dst) { self.program->kv().copy(src, dst); },
+            "kv_copy",
+            [](PyProgram& self, int32_t src, int32_t dst) { self.locked([&](KVCache& kv) { kv.copy(src, dst); }); },
             py::arg("src"), py::arg("dst"))
         .def(
-            "kv_n_past", [](PyProgram& self, int32_t seq) { return self.program->kv().n_past(seq); }, py::arg("seq"))
+            "kv_n_past",
+            [](PyProgram& self, int32_t seq) {
+                int64_t n = 0;
+                self.locked([&](KVCache& kv) { n = kv.n_past(seq); });
+                return n;
+            },
+            py::arg("seq"))
         .def(
-            "kv_positions", [](PyProgram& self, int32_t seq) { return self.program->kv().positions(seq); },
+            "kv_positions",
+            [](PyProgram& self, int32_t seq) {
+                std::vector<int32_t> v;
+                self.locked([&](KVCache& kv) { v = kv.positions(seq); });
+                return v;
+            },
             py::arg("seq"))
         .def("stats",
              [](PyProgram& self) {
                  const PlanStats s = self.program->stats();
                  py::dict d;
                  d["n_nodes"] = s.n_nodes;
+                 d["n_steps"] = s.n_steps;
                  d["n_barriers"] = s.n_barriers;
                  d["arena_bytes"] = s.arena_bytes;
                  d["work_bytes"] = s.work_bytes;
                  d["kv_bytes"] = s.kv_bytes;
                  return d;
              })
-        .def("describe", [](PyProgram& self) { return self.program->describe(); });
+        .def("describe", [](PyProgram& self) { return self.program->describe(); })
+        .def(
+            "set_profiling", [](PyProgram& self, bool on) { self.program->set_profiling(on); }, py::arg("on"),
+            "Time each step (thread 0's view, summed over calls) until set_profiling(False).")
+        .def(
+            "profile", [](PyProgram& self) { return self.program->profile(); },
+            "Seconds per step (the lines of describe()) since set_profiling(True).");
 }

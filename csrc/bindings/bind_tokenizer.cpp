@@ -115,6 +115,11 @@ std::unique_ptr<Tokenizer> make_tokenizer(const py::dict& d) {
         if (!a) throw std::invalid_argument("tokenizer.ggml.token_type is not an array of integers");
         src.types.assign(a.data(), a.data() + a.size());
     }
+    if (d.contains("precompiled_charsmap") && !d["precompiled_charsmap"].is_none()) {
+        auto a = py::array_t<uint8_t, py::array::c_style | py::array::forcecast>::ensure(d["precompiled_charsmap"]);
+        if (!a) throw std::invalid_argument("tokenizer.ggml.precompiled_charsmap is not an array of bytes");
+        src.precompiled_charsmap.assign(reinterpret_cast<const char*>(a.data()), size_t(a.size()));
+    }
     src.bos = opt_id(d, "bos_token_id");
     src.eos = opt_id(d, "eos_token_id");
     src.eot = opt_id(d, "eot_token_id");
@@ -231,15 +236,25 @@ LC_BIND(tokenizer) {
         .def("token_attr", &Tokenizer::token_attr)
         .def("is_eog", &Tokenizer::is_eog)
         .def("eog_tokens", &Tokenizer::eog_tokens)
-        .def("special_ids",
-             [](const Tokenizer& t) {
-                 py::dict d;
-                 d["bos"] = t.bos(), d["eos"] = t.eos(), d["eot"] = t.eot(), d["eom"] = t.eom();
-                 d["unk"] = t.unk(), d["sep"] = t.sep(), d["pad"] = t.pad(), d["mask"] = t.mask(), d["nl"] = t.nl();
-                 d["fim_pre"] = t.fim_pre(), d["fim_suf"] = t.fim_suf(), d["fim_mid"] = t.fim_mid();
-                 d["fim_pad"] = t.fim_pad(), d["fim_rep"] = t.fim_rep(), d["fim_sep"] = t.fim_sep();
-                 return d;
-             })
+        .def(
+            "special_id",
+            [](const Tokenizer& t, const std::string& name) {
+                using Getter = int32_t (Tokenizer::*)() const;
+                static const std::pair<const char*, Getter> kIds[] = {
+                    {"bos", &Tokenizer::bos},         {"eos", &Tokenizer::eos},
+                    {"eot", &Tokenizer::eot},         {"eom", &Tokenizer::eom},
+                    {"unk", &Tokenizer::unk},         {"sep", &Tokenizer::sep},
+                    {"pad", &Tokenizer::pad},         {"mask", &Tokenizer::mask},
+                    {"nl", &Tokenizer::nl},           {"fim_pre", &Tokenizer::fim_pre},
+                    {"fim_suf", &Tokenizer::fim_suf}, {"fim_mid", &Tokenizer::fim_mid},
+                    {"fim_pad", &Tokenizer::fim_pad}, {"fim_rep", &Tokenizer::fim_rep},
+                    {"fim_sep", &Tokenizer::fim_sep},
+                };
+                for (const auto& kv : kIds)
+                    if (name == kv.first) return (t.*kv.second)();
+                throw std::invalid_argument("unknown special token name '" + name + "'");
+            },
+            py::arg("name"), "Id of bos, eos, eot, eom, unk, sep, pad, mask, nl or fim_* (-1 when absent).")
         .def("flags",
              [](const Tokenizer& t) {
                  py::dict d;

@@ -1,5 +1,6 @@
 // Running a planned graph: one pool run per call, every thread walking the node list.
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <sstream>
@@ -68,14 +69,45 @@ void Program::Impl::exec(const Step& s, KVCache& kv, int ith, int nth) {
         case Op::matmul: {
             if (R == 0) break;
             const TensorSpec& w = tensors[n.in[0]].spec;
+            const int32_t x = n.in[1];
+            const int64_t k = w.cols;
+            uint8_t* xq = work.data();
             if (s.quantize) {
-                ops::matmul_quantize(w.dtype, fptr(n.in[1]), stride(n.in[1]), R, w.cols, work.data(), ith, nth);
+                if (s.norm) {  // rms norm of each row, then quantize it (rows split over the threads)
+                    float* row = reinterpret_cast<float*>(work.data() + norm_work_offset + norm_work_stride * ith);
+                    const float* nw = s.norm_w >= 0 ? fptr(s.norm_w) : nullptr;
+                    const size_t rb = ops::act_row_bytes(w.dtype, k);
+                    int64_t r0, r1;
+                    ops::split_range(R, ith, nth, &r0, &r1);
+                    for (int64_t r = r0; r < r1; ++r) {
+                        ops::rms_norm(fptr(x) + r * stride(x), k, 1, k, s.norm_eps, nw, row, k, 0, 1);
+                        ops::matmul_quantize(w.dtype, row, k, 1, k, xq + r * rb, 0, 1);
+                    }
+                } else {
+                    ops::matmul_quantize(w.dtype, fptr(x), stride(x), R, k, xq, ith, nth);
+                }
                 pool->barrier();
             }
-            ops::matmul_compute(w.dtype, w.data, w.row_bytes, w.rows, w.cols, work.data(), R, y, ys, ith, nth);
-            if (n.in[2] >= 0) {
-                pool->barrier();
-                ops::add(y, ys, fptr(n.in[2]), 0, R, w.rows, y, ys, ith, nth);
+            // Each thread computes its own range of output columns (weight rows), then its epilogue on them.
+            int64_t c0, c1;
+            ops::split_range(w.rows, ith, nth, &c0, &c1, w.rows >= 16 * nth ? 16 : 1);
+            if (c1 <= c0) break;
+            const int64_t nc = c1 - c0;
+            ops::matmul_compute(w.dtype, static_cast<const uint8_t*>(w.data) + c0 * w.row_bytes, w.row_bytes, nc, k, xq,
+                                R, y + c0, ys, 0, 1);
+            if (n.in[2] >= 0) ops::add(y + c0, ys, fptr(n.in[2]) + c0, 0, R, nc, y + c0, ys, 0, 1);
+            if (s.residual >= 0) {
+                ops::add(y + c0, ys, fptr(s.residual) + c0, stride(s.residual), R, nc, y + c0, ys, 0, 1);
+            }
+            if (s.glu_other >= 0) {
+                const float* other = fptr(s.glu_other) + c0;
+                const int64_t os = stride(s.glu_other);
+                const auto kind = static_cast<ops::Glu>(s.glu_kind);
+                if (s.glu_self_gate) {
+                    ops::glu(kind, y + c0, ys, other, os, R, nc, y + c0, ys, 0, 1);
+                } else {
+                    ops::glu(kind, other, os, y + c0, ys, R, nc, y + c0, ys, 0, 1);
+                }
             }
             break;
         }
@@ -83,7 +115,14 @@ void Program::Impl::exec(const Step& s, KVCache& kv, int ith, int nth) {
             const int32_t x = n.in[0];
             const float* w = n.in[1] >= 0 ? fptr(n.in[1]) : nullptr;
             const int64_t cols = tensors[x].spec.cols, group = n.i[0] ? n.i[0] : cols;
-            if (group == cols) {
+            if (s.residual >= 0) {  // fused add: y = rms_norm(x) + residual, on this thread's rows
+                int64_t r0, r1;
+                ops::split_range(R, ith, nth, &r0, &r1);
+                if (r1 <= r0) break;
+                const int64_t rs = stride(s.residual);
+                ops::rms_norm(fptr(x) + r0 * stride(x), stride(x), r1 - r0, cols, n.f[0], w, y + r0 * ys, ys, 0, 1);
+                ops::add(y + r0 * ys, ys, fptr(s.residual) + r0 * rs, rs, r1 - r0, cols, y + r0 * ys, ys, 0, 1);
+            } else if (group == cols) {
                 ops::rms_norm(fptr(x), stride(x), R, cols, n.f[0], w, y, ys, ith, nth);
             } else if (stride(x) == cols && ys == cols) {  // contiguous: one row per group
                 ops::rms_norm(fptr(x), group, R * (cols / group), group, n.f[0], w, y, group, ith, nth);
@@ -102,17 +141,45 @@ void Program::Impl::exec(const Step& s, KVCache& kv, int ith, int nth) {
         }
         case Op::rope: {
             const int64_t n_head = n.i[0], hd = n.i[1];
-            ops::rope(fptr(n.in[0]), stride(n.in[0]), hd, R, n_head, hd, b.positions, s.rope, y, ys, hd, ith, nth);
+            const int32_t x = n.in[0];
+            if (!s.norm && s.kv_layer < 0) {
+                ops::rope(fptr(x), stride(x), hd, R, n_head, hd, b.positions, s.rope, y, ys, hd, ith, nth);
+                break;
+            }
+            // This thread's tokens: per-head rms norm (q/k norms) into y, rotation, then the KV-cache store.
+            int64_t t0, t1;
+            ops::split_range(R, ith, nth, &t0, &t1);
+            if (t1 <= t0) break;
+            const float* src = fptr(x) + t0 * stride(x);
+            int64_t src_stride = stride(x);
+            if (s.norm) {
+                const float* w = s.norm_w >= 0 ? fptr(s.norm_w) : nullptr;
+                for (int64_t t = t0; t < t1; ++t) {
+                    ops::rms_norm(fptr(x) + t * stride(x), hd, n_head, hd, s.norm_eps, w, y + t * ys, hd, 0, 1);
+                }
+                src = y + t0 * ys, src_stride = ys;
+            }
+            ops::rope(src, src_stride, hd, t1 - t0, n_head, hd, b.positions + t0, s.rope, y + t0 * ys, ys, hd, 0, 1);
+            if (s.kv_layer >= 0) {
+                KVLayer& l = kv.layer(s.kv_layer);
+                ops::copy_rows(y + t0 * ys, ys, t1 - t0, l.n_head_kv * l.head_dim, kv.type_k(), l.k.data(), l.k_row,
+                               call.slots.data() + t0, 0, 1);
+                const int64_t vs = stride(s.kv_v);
+                ops::copy_rows(fptr(s.kv_v) + t0 * vs, vs, t1 - t0, l.n_head_kv * l.head_dim_v, kv.type_v(), l.v.data(),
+                               l.v_row, call.slots.data() + t0, 0, 1);
+            }
             break;
         }
         case Op::attention: {
             KVLayer& l = kv.layer(static_cast<int>(n.i[0]));
-            // 1. Store this batch's keys and values in their cells.
-            ops::copy_rows(fptr(n.in[1]), stride(n.in[1]), R, l.n_head_kv * l.head_dim, kv.type_k(), l.k.data(),
-                           l.k_row, call.slots.data(), ith, nth);
-            ops::copy_rows(fptr(n.in[2]), stride(n.in[2]), R, l.n_head_kv * l.head_dim_v, kv.type_v(), l.v.data(),
-                           l.v_row, call.slots.data(), ith, nth);
-            pool->barrier();
+            // 1. Store this batch's keys and values in their cells (unless the rope of k did).
+            if (!s.kv_stored) {
+                ops::copy_rows(fptr(n.in[1]), stride(n.in[1]), R, l.n_head_kv * l.head_dim, kv.type_k(), l.k.data(),
+                               l.k_row, call.slots.data(), ith, nth);
+                ops::copy_rows(fptr(n.in[2]), stride(n.in[2]), R, l.n_head_kv * l.head_dim_v, kv.type_v(), l.v.data(),
+                               l.v_row, call.slots.data(), ith, nth);
+                pool->barrier();
+            }
             // 2. Attend, one run of same-sequence tokens at a time, over that sequence's cells.
             const float* q = fptr(n.in[0]);
             void* wd = work.data() + attn_work_offset;
@@ -184,9 +251,14 @@ Program::~Program() = default;
 
 int64_t Program::n_vocab() const { return impl_->tensors[impl_->output].spec.cols; }
 
+void Program::set_profiling(bool on) { impl_->profile.assign(on ? impl_->steps.size() : 0, 0.0); }
+
+std::vector<double> Program::profile() const { return impl_->profile; }
+
 PlanStats Program::stats() const {
     PlanStats s;
-    s.n_nodes = static_cast<int64_t>(impl_->steps.size());
+    s.n_nodes = impl_->n_nodes;
+    s.n_steps = static_cast<int64_t>(impl_->steps.size());
     s.n_barriers = impl_->n_barriers;
     s.arena_bytes = static_cast<int64_t>(impl_->arena.size());
     s.work_bytes = static_cast<int64_t>(impl_->work.size());
@@ -206,6 +278,15 @@ std::string Program::describe() const {
         for (int32_t id : st.node.in)
             if (id >= 0) s << " '" << p.tensors[id].spec.name << "'";
         if (st.node.op == Op::matmul && !st.quantize) s << " (shared quantization)";
+        if (st.norm) s << " (+ rms_norm prologue)";
+        if (st.node.op == Op::rms_norm && st.residual >= 0)
+            s << " (+ residual '" << p.tensors[st.residual].spec.name << "')";
+        if (st.node.op == Op::matmul && st.node.in[2] >= 0) s << " (+ bias)";
+        if (st.node.op == Op::matmul && st.residual >= 0) {
+            s << " (+ residual '" << p.tensors[st.residual].spec.name << "')";
+        }
+        if (st.glu_other >= 0) s << " (+ glu with '" << p.tensors[st.glu_other].spec.name << "')";
+        if (st.kv_layer >= 0) s << " (+ KV store)";
         if (!st.barrier_after) s << " (no barrier)";
         s << "\n";
     }
@@ -213,6 +294,7 @@ std::string Program::describe() const {
 }
 
 void Program::run(const Batch& b) {
+    std::lock_guard<std::mutex> lock(mutex_);
     Impl& p = *impl_;
     KVCache& kv = *kv_;
     const int64_t n = b.n_tokens;
@@ -277,12 +359,28 @@ void Program::run(const Batch& b) {
         kv.extent(seq) = std::max<int64_t>(kv.extent(seq), b.positions[t] + 1);
     }
     p.call.batch = &b;
-    p.pool->run([&](int ith, int nth) {
-        for (const Step& s : p.steps) {
-            p.exec(s, kv, ith, nth);
-            if (s.barrier_after) p.pool->barrier();
-        }
-    });
+    if (p.profile.empty()) {
+        p.pool->run([&](int ith, int nth) {
+            for (const Step& s : p.steps) {
+                p.exec(s, kv, ith, nth);
+                if (s.barrier_after) p.pool->barrier();
+            }
+        });
+    } else {  // the same, with thread 0 timing each step up to its barrier (steps without one: up to the next)
+        p.pool->run([&](int ith, int nth) {
+            auto t0 = std::chrono::steady_clock::now();
+            for (size_t i = 0; i < p.steps.size(); ++i) {
+                const Step& s = p.steps[i];
+                p.exec(s, kv, ith, nth);
+                if (s.barrier_after) p.pool->barrier();
+                if (ith == 0) {
+                    const auto t1 = std::chrono::steady_clock::now();
+                    p.profile[i] += std::chrono::duration<double>(t1 - t0).count();
+                    t0 = t1;
+                }
+            }
+        });
+    }
     p.call.batch = nullptr;
 }
 

@@ -1,6 +1,7 @@
 // The tokenizer's state (llama_vocab::impl's, in this port's terms) and the per-algorithm entry points.
 #pragma once
 
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -11,7 +12,7 @@
 
 namespace lc::tok {
 
-enum class VocabType { kSpm, kBpe, kWpm };
+enum class VocabType { kSpm, kBpe, kWpm, kUgm, kRwkv };
 
 struct TokenizerImpl {
     VocabType type = VocabType::kSpm;
@@ -27,6 +28,11 @@ struct TokenizerImpl {
             nl = kNoToken;
     int32_t fim_pre = kNoToken, fim_suf = kNoToken, fim_mid = kNoToken, fim_pad = kNoToken, fim_rep = kNoToken,
             fim_sep = kNoToken;
+
+    // roles (eot, fim_*) with several candidate tokens, resolved on first use (resolve_roles)
+    std::vector<std::pair<int32_t*, std::vector<int32_t>>> pending_roles;
+    mutable std::once_flag roles_once;
+    void resolve_roles() const;
 
     bool add_space_prefix = false, add_bos = false, add_eos = false, add_sep = false, ignore_merges = false;
     bool clean_spaces = false, remove_extra_whitespaces = false, escape_whitespaces = true;
@@ -63,10 +69,56 @@ struct TokenizerImpl {
     bool spm_can_cut = false;
     void spm_merge(std::string_view escaped, std::vector<int32_t>& out) const;
 
+    // a byte trie over token texts (Unigram, RWKV): children found through a hash of (node, byte)
+    struct ByteTrie {
+        std::vector<int32_t> value{-1};  // per node: token id or -1; node 0 is the root
+        PairMap children;                // (node, byte) -> (child, 0)
+        int32_t child(int32_t node, uint8_t b) const {
+            const PairMap::Value* v = children.find(uint32_t(node), b);
+            return v ? v->a : -1;
+        }
+        void insert(std::string_view key, int32_t id);  // a later insert of the same key replaces the id
+        int32_t walk(std::string_view key) const;       // node reached by the longest path along key (its length)
+    };
+    // Unigram (T5): tokens to match, user-defined texts, the normalisation rules (precompiled_charsmap)
+    ByteTrie ugm_tokens, ugm_user_defined;
+    std::string ugm_charsmap;  // tokenizer.ggml.precompiled_charsmap
+    size_t ugm_xcda_size = 0;  // entries of the XOR-compressed double array at its start (after the size)
+    double ugm_unknown_score = 0;
+    bool treat_whitespace_as_suffix = false;
+    void ugm_normalize(std::string_view input, std::string& out) const;
+    // RWKV: token texts unescaped
+    ByteTrie rwkv_tokens;
+
+    // Words (BPE) and pieces (SentencePiece) repeat: one tokenize() call remembers the ids of each it has done.
+    struct WordCache {
+        StringTable words;
+        StringIdMap index;
+        std::vector<std::pair<uint32_t, uint32_t>> spans;  // word -> its ids in `ids`
+        std::vector<int32_t> ids;
+        WordCache() { index.reset(&words, 1024); }
+        // appends the ids of `word` to out and returns true when it is known
+        bool lookup(std::string_view word, std::vector<int32_t>& out) const {
+            const int32_t w = index.find(word);
+            if (w == StringIdMap::kNone) return false;
+            const auto& sp = spans[size_t(w)];
+            out.insert(out.end(), ids.begin() + sp.first, ids.begin() + sp.first + sp.second);
+            return true;
+        }
+        // remembers out[first:] as the ids of `word`
+        void store(std::string_view word, const std::vector<int32_t>& out, size_t first) {
+            index.set(words.add(word));
+            spans.emplace_back(uint32_t(ids.size()), uint32_t(out.size() - first));
+            ids.insert(ids.end(), out.begin() + long(first), out.end());
+        }
+    };
+
     // one fragment of raw text (no special tokens in it) -> ids appended to out
-    void tokenize_spm(std::string_view fragment, bool prefix_space, std::vector<int32_t>& out) const;
-    void tokenize_bpe(std::string_view fragment, std::vector<int32_t>& out) const;
+    void tokenize_spm(std::string_view fragment, bool prefix_space, std::vector<int32_t>& out, WordCache& cache) const;
+    void tokenize_bpe(std::string_view fragment, std::vector<int32_t>& out, WordCache& cache) const;
     void tokenize_wpm(std::string_view fragment, std::vector<int32_t>& out) const;
+    void tokenize_ugm(std::string_view fragment, std::vector<int32_t>& out) const;
+    void tokenize_rwkv(std::string_view fragment, std::vector<int32_t>& out) const;
 
     struct Fragment {
         int32_t token;  // kNoToken for raw text

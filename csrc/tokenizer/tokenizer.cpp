@@ -13,13 +13,14 @@ std::vector<int32_t> TokenizerImpl::tokenize(std::string_view text, bool add_spe
     std::vector<int32_t> out;
     out.reserve(text.size() / 3 + 4);
     const std::vector<Fragment> frags = partition(text, parse_special);
+    WordCache cache;
     switch (type) {
         case VocabType::kSpm: {
             bool prev_special = true;  // a fragment after a special token (or at the start) gets the space prefix
             if (add_special && add_bos && bos != kNoToken) out.push_back(bos);
             for (const Fragment& f : frags) {
                 if (f.token == kNoToken) {
-                    tokenize_spm(text.substr(f.offset, f.length), add_space_prefix && prev_special, out);
+                    tokenize_spm(text.substr(f.offset, f.length), add_space_prefix && prev_special, out, cache);
                     prev_special = false;
                 } else {
                     out.push_back(f.token);
@@ -33,11 +34,31 @@ std::vector<int32_t> TokenizerImpl::tokenize(std::string_view text, bool add_spe
             if (add_special && add_bos && bos != kNoToken) out.push_back(bos);
             for (const Fragment& f : frags) {
                 if (f.token == kNoToken)
-                    tokenize_bpe(text.substr(f.offset, f.length), out);
+                    tokenize_bpe(text.substr(f.offset, f.length), out, cache);
                 else
                     out.push_back(f.token);
             }
             if (add_special && add_eos && eos != kNoToken) out.push_back(eos);
+            break;
+        }
+        case VocabType::kUgm: {
+            if (add_special && add_bos && bos != kNoToken) out.push_back(bos);
+            for (const Fragment& f : frags) {
+                if (f.token == kNoToken)
+                    tokenize_ugm(text.substr(f.offset, f.length), out);
+                else
+                    out.push_back(f.token);
+            }
+            if (add_special && add_eos && eos != kNoToken) out.push_back(eos);
+            break;
+        }
+        case VocabType::kRwkv: {
+            for (const Fragment& f : frags) {
+                if (f.token == kNoToken)
+                    tokenize_rwkv(text.substr(f.offset, f.length), out);
+                else
+                    out.push_back(f.token);
+            }
             break;
         }
         case VocabType::kWpm: {
@@ -156,19 +177,43 @@ bool Tokenizer::is_eog(int32_t token) const { return std::binary_search(impl_->e
 std::vector<int32_t> Tokenizer::eog_tokens() const { return impl_->eog; }
 int32_t Tokenizer::bos() const { return impl_->bos; }
 int32_t Tokenizer::eos() const { return impl_->eos; }
-int32_t Tokenizer::eot() const { return impl_->eot; }
-int32_t Tokenizer::eom() const { return impl_->eom; }
+int32_t Tokenizer::eot() const {
+    impl_->resolve_roles();
+    return impl_->eot;
+}
+int32_t Tokenizer::eom() const {
+    impl_->resolve_roles();
+    return impl_->eom;
+}
 int32_t Tokenizer::unk() const { return impl_->unk; }
 int32_t Tokenizer::sep() const { return impl_->sep; }
 int32_t Tokenizer::pad() const { return impl_->pad; }
 int32_t Tokenizer::mask() const { return impl_->mask; }
 int32_t Tokenizer::nl() const { return impl_->nl; }
-int32_t Tokenizer::fim_pre() const { return impl_->fim_pre; }
-int32_t Tokenizer::fim_suf() const { return impl_->fim_suf; }
-int32_t Tokenizer::fim_mid() const { return impl_->fim_mid; }
-int32_t Tokenizer::fim_pad() const { return impl_->fim_pad; }
-int32_t Tokenizer::fim_rep() const { return impl_->fim_rep; }
-int32_t Tokenizer::fim_sep() const { return impl_->fim_sep; }
+int32_t Tokenizer::fim_pre() const {
+    impl_->resolve_roles();
+    return impl_->fim_pre;
+}
+int32_t Tokenizer::fim_suf() const {
+    impl_->resolve_roles();
+    return impl_->fim_suf;
+}
+int32_t Tokenizer::fim_mid() const {
+    impl_->resolve_roles();
+    return impl_->fim_mid;
+}
+int32_t Tokenizer::fim_pad() const {
+    impl_->resolve_roles();
+    return impl_->fim_pad;
+}
+int32_t Tokenizer::fim_rep() const {
+    impl_->resolve_roles();
+    return impl_->fim_rep;
+}
+int32_t Tokenizer::fim_sep() const {
+    impl_->resolve_roles();
+    return impl_->fim_sep;
+}
 bool Tokenizer::add_bos() const { return impl_->add_bos; }
 bool Tokenizer::add_eos() const { return impl_->add_eos; }
 bool Tokenizer::add_sep() const { return impl_->add_sep; }
@@ -176,7 +221,7 @@ bool Tokenizer::add_space_prefix() const { return impl_->add_space_prefix; }
 const std::string& Tokenizer::model() const { return impl_->model; }
 const std::string& Tokenizer::pre() const { return impl_->pre; }
 const std::string& Tokenizer::pre_type() const { return impl_->pre_type; }
-std::vector<std::string> Tokenizer::supported_models() { return {"llama", "gpt2", "gemma4", "bert"}; }
+std::vector<std::string> Tokenizer::supported_models() { return {"llama", "gpt2", "gemma4", "bert", "t5", "rwkv"}; }
 std::vector<std::string> Tokenizer::supported_pre_tokenizers() { return lc::tok::supported_pre_tokenizers(); }
 
 }  // namespace lc::tok

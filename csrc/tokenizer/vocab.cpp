@@ -3,7 +3,10 @@
 // piece cache.
 #include <algorithm>
 #include <cctype>
+#include <cfloat>
 #include <cstdlib>
+#include <cstring>
+#include <mutex>
 #include <stdexcept>
 #include <unordered_map>
 
@@ -22,21 +25,65 @@ std::string join(const std::vector<std::string>& names) {
     return s;
 }
 
-const std::vector<std::string> kModels = {"llama", "gpt2", "gemma4", "bert"};
+const std::vector<std::string> kModels = {"llama", "gpt2", "gemma4", "bert", "t5", "rwkv"};
 
-void replace_all(std::string& s, std::string_view from, std::string_view to) {
+// RWKV token texts escape bytes: \t \n \r \xNN \<c> (llama_unescape_rwkv_token)
+std::string rwkv_unescape(std::string_view s) {
     std::string out;
-    out.reserve(s.size());
-    size_t pos = 0;
-    for (size_t hit; (hit = s.find(from, pos)) != std::string::npos; pos = hit + from.size()) {
-        out.append(s, pos, hit - pos);
-        out.append(to);
+    bool escaping = false;
+    int hex_left = 0;
+    uint8_t acc = 0;
+    for (char c : s) {
+        if (hex_left) {
+            acc = uint8_t((acc << 4) + (c >= 'a' ? c - 'a' + 10 : c - '0'));
+            if (--hex_left == 0) {
+                out.push_back(char(acc));
+                acc = 0;
+            }
+        } else if (escaping) {
+            if (c == 't')
+                out.push_back('\t');
+            else if (c == 'n')
+                out.push_back('\n');
+            else if (c == 'r')
+                out.push_back('\r');
+            else if (c == 'x')
+                hex_left = 2;
+            else
+                out.push_back(c);
+            escaping = false;
+        } else if (c == '\\') {
+            escaping = true;
+        } else {
+            out.push_back(c);
+        }
     }
-    out.append(s, pos, std::string::npos);
-    s.swap(out);
+    return out;
 }
 
 }  // namespace
+
+void TokenizerImpl::resolve_roles() const {
+    std::call_once(roles_once, [&] {
+        if (pending_roles.empty()) return;
+        // llama.cpp walks its std::unordered_map<std::string, id> and takes the first candidate it meets; the same
+        // map, filled in the same order, iterates in the same order
+        std::unordered_map<std::string, int32_t> replica;
+        for (int32_t i = 0; i < n_vocab(); ++i) replica[std::string(texts.get(size_t(i)))] = i;
+        std::vector<char> is_candidate(size_t(n_vocab()), 0);
+        for (const auto& pr : pending_roles)
+            for (int32_t id : pr.second) is_candidate[size_t(id)] = 1;
+        for (const auto& pr : pending_roles) *pr.first = kNoToken;
+        for (const auto& kv : replica) {
+            if (!is_candidate[size_t(kv.second)]) continue;
+            for (const auto& pr : pending_roles) {
+                if (*pr.first == kNoToken &&
+                    std::find(pr.second.begin(), pr.second.end(), kv.second) != pr.second.end())
+                    *pr.first = kv.second;
+            }
+        }
+    });
+}
 
 int32_t TokenizerImpl::symbol_of(std::string_view text) const {
     const int32_t id = text_to_id.find(text);
@@ -65,6 +112,21 @@ void TokenizerImpl::load(VocabSource& src) {
         if (!src.has_merges) bad("tokenizer.ggml.merges is missing (needed by a 'gemma4' tokenizer)");
         bos = eos = unk = sep = pad = mask = kNoToken;
         pre = "gemma4";
+    } else if (model == "t5") {
+        type = VocabType::kUgm;
+        bos = kNoToken, eos = 1, unk = 2, sep = kNoToken, pad = 0, mask = kNoToken;
+        ugm_charsmap = src.precompiled_charsmap;
+        if (!ugm_charsmap.empty()) {
+            if (ugm_charsmap.size() < 4) bad("tokenizer.ggml.precompiled_charsmap is too small");
+            uint32_t blob;
+            std::memcpy(&blob, ugm_charsmap.data(), 4);
+            if (size_t(blob) + 4 >= ugm_charsmap.size())
+                bad("tokenizer.ggml.precompiled_charsmap: its double array runs past its end");
+            ugm_xcda_size = blob / 4;
+        }
+    } else if (model == "rwkv") {
+        type = VocabType::kRwkv;
+        bos = eos = unk = sep = pad = kNoToken;
     } else if (model == "no_vocab" || model == "none") {
         bad("this model has no vocabulary (tokenizer.ggml.model = '" + model + "')");
     } else {
@@ -86,8 +148,12 @@ void TokenizerImpl::load(VocabSource& src) {
         if (info.add_sep) add_sep = true;
     } else if (type == VocabType::kSpm) {
         add_space_prefix = true, clean_spaces = false, add_bos = true, add_eos = false;
-    } else {
+    } else if (type == VocabType::kWpm) {
         add_space_prefix = false, clean_spaces = true, add_bos = true, add_eos = false, add_sep = true;
+    } else if (type == VocabType::kUgm) {
+        add_bos = false, add_eos = true;
+    } else {  // RWKV
+        add_space_prefix = false, clean_spaces = false, add_bos = false, add_eos = false;
     }
     if (src.add_space_prefix >= 0) add_space_prefix = src.add_space_prefix;
     if (src.remove_extra_whitespaces >= 0) remove_extra_whitespaces = src.remove_extra_whitespaces;
@@ -141,6 +207,20 @@ void TokenizerImpl::load(VocabSource& src) {
             if (i + kAhead < n) text_to_id.prefetch(hashes[i + kAhead]);
             duplicates |= text_to_id.set(uint32_t(i), hashes[i]);
         }
+    }
+
+    // ---- Unigram and RWKV tries ----
+    if (type == VocabType::kUgm) {
+        float min_score = FLT_MAX;
+        for (int32_t id = 0; id < n_vocab(); ++id) {
+            const uint32_t a = attrs[size_t(id)];
+            if (a & kAttrNormal) min_score = std::min(min_score, scores[size_t(id)]);
+            if (a & (kAttrNormal | kAttrUserDefined | kAttrUnused)) ugm_tokens.insert(texts.get(size_t(id)), id);
+            if (a & kAttrUserDefined) ugm_user_defined.insert(texts.get(size_t(id)), id);
+        }
+        ugm_unknown_score = double(min_score - 10.0f);
+    } else if (type == VocabType::kRwkv) {
+        for (int32_t id = 0; id < n_vocab(); ++id) rwkv_tokens.insert(rwkv_unescape(texts.get(size_t(id))), id);
     }
 
     // ---- BPE merges and pre-tokenizer ----
@@ -251,54 +331,39 @@ void TokenizerImpl::load(VocabSource& src) {
         {&fim_rep, {"<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>", "<reponame>"}},
         {&fim_sep, {"<|file_sep|>"}},
     };
-    bool ambiguous = false;
-    for (Role& r : roles) {
+    auto make_control = [&](int32_t id) { attrs[size_t(id)] |= kAttrControl; };
+    const size_t kFirstFimEog = 5;  // roles from fim_pad on go into the end-of-generation set
+    bool eager = false;
+    for (size_t k = 0; k < roles.size(); ++k) {
+        Role& r = roles[k];
         if (*r.id != kNoToken) continue;
-        int found = 0;
-        for (auto name : r.names) found += find(name) != kNoToken;
-        ambiguous |= found > 1;
-    }
-    std::vector<int32_t> map_order;  // token ids in llama.cpp's token_to_id iteration order (when it matters)
-    if (ambiguous) {
-        std::unordered_map<std::string, int32_t> replica;
-        for (int32_t i = 0; i < n_vocab(); ++i) replica[std::string(texts.get(size_t(i)))] = i;
-        for (const auto& kv : replica) map_order.push_back(kv.second);
-    } else if (duplicates) {
-        // order is irrelevant (each role has at most one candidate), but only one token per text is in the map
-        for (int32_t i = 0; i < n_vocab(); ++i)
-            if (find(texts.get(size_t(i))) == i) map_order.push_back(i);
-    } else {
-        map_order.resize(size_t(n_vocab()));
-        for (int32_t i = 0; i < n_vocab(); ++i) map_order[size_t(i)] = i;
-    }
-    auto make_control = [&](int32_t id) {
-        if (!(attrs[size_t(id)] & kAttrControl)) attrs[size_t(id)] |= kAttrControl;
-    };
-    for (Role& r : roles) {
-        if (*r.id != kNoToken) continue;
-        // candidates only: look them up, then keep the one that comes first in map order
         std::vector<int32_t> cands;
         for (auto name : r.names) {
             const int32_t id = find(name);
             if (id != kNoToken) cands.push_back(id);
         }
         if (cands.empty()) continue;
-        int32_t pick = cands[0];
-        if (cands.size() > 1) {
-            for (int32_t id : map_order) {
-                if (std::find(cands.begin(), cands.end(), id) != cands.end()) {
-                    pick = id;
-                    break;
-                }
-            }
+        if (cands.size() == 1) {
+            *r.id = cands[0];
+            make_control(cands[0]);
+            continue;
         }
-        *r.id = pick;
-        make_control(pick);
+        // several candidates: which one llama.cpp picks needs its map's order, costly to rebuild, so it is worked
+        // out when first asked for, unless the choice changes more than the id (the EOG set, an attribute)
+        bool all_control = true;
+        for (int32_t id : cands) all_control &= (attrs[size_t(id)] & kAttrControl) != 0;
+        eager |= k >= kFirstFimEog || (k > 0 && !all_control);
+        pending_roles.push_back({r.id, cands});
+    }
+    if (eager) {
+        resolve_roles();
+        for (const auto& pr : pending_roles) make_control(*pr.first);
     }
 
     // control tokens named "unused..." are unused
-    for (int32_t id : map_order) {
+    for (int32_t id = 0; id < n_vocab(); ++id) {
         uint32_t& a = attrs[size_t(id)];
+        if (duplicates && find(texts.get(size_t(id))) != id) continue;  // not in llama.cpp's map
         if ((a & kAttrControl) && !(a & kAttrUnused) && texts.get(size_t(id)).find("unused") != std::string_view::npos)
             a |= kAttrUnused;
     }
@@ -397,7 +462,10 @@ void TokenizerImpl::load(VocabSource& src) {
         nl = pad;
     } else {
         std::vector<int32_t> ids;
-        tokenize_bpe("\n", ids);
+        WordCache cache;
+        if (type == VocabType::kBpe) tokenize_bpe("\n", ids, cache);
+        if (type == VocabType::kUgm) tokenize_ugm("\n", ids);
+        if (type == VocabType::kRwkv) tokenize_rwkv("\n", ids);
         nl = ids.empty() ? pad : ids[0];
     }
 
@@ -436,6 +504,10 @@ void TokenizerImpl::load(VocabSource& src) {
 void TokenizerImpl::append_piece(int32_t id) {
     const uint32_t attr = attrs[size_t(id)];
     const std::string_view text = texts.get(size_t(id));
+    if (type == VocabType::kRwkv) {
+        pieces.append(rwkv_unescape(text));
+        return;
+    }
     if (attr & (kAttrUnknown | kAttrControl | kAttrUserDefined)) {
         pieces.append(text);
     } else if (attr & kAttrNormal) {

@@ -168,7 +168,7 @@ class Graph:
         return self._new(_Kind.intermediate, rows, cols, name)
 
     def _node(self, op: _Op, inputs, rows, cols: int, name: str = "", i=(), f=()) -> Tensor:
-        out = self._intermediate(rows, cols, name)
+        out = self._intermediate(rows, cols, name or f"{op.name}#{len(self._nodes)}")
         self._nodes.append(_Node(op, [t.id if t is not None else -1 for t in inputs], out.id, list(i), list(f)))
         return out
 
@@ -269,8 +269,11 @@ class Graph:
         type_k: str = "f16",
         type_v: str = "f16",
         n_threads: int = 0,
+        fuse: bool = True,
     ) -> _core.Program:
-        """Plans the graph and allocates its KV cache (n_ctx cells shared out among n_seq sequences)."""
+        """Plans the graph and allocates its KV cache (n_ctx cells shared out among n_seq sequences).
+
+        fuse=False runs every node as its own step (for tests of the fusions)."""
         if self._output is None:
             raise ValueError("graph has no output: call set_output()")
         for name, t in (("type_k", type_k), ("type_v", type_v)):
@@ -278,5 +281,5 @@ class Graph:
                 raise ValueError(f"{name}={t!r}: KV cache types are {', '.join(KV_TYPES)}")
         nodes = [{"op": int(n.op), "in": n.inputs, "out": n.out, "i": n.i, "f": n.f} for n in self._nodes]
         return _core.Program(
-            self._tensors, nodes, max_tokens, n_ctx, n_seq, KV_TYPES[type_k], KV_TYPES[type_v], n_threads
+            self._tensors, nodes, max_tokens, n_ctx, n_seq, KV_TYPES[type_k], KV_TYPES[type_v], n_threads, fuse
         )

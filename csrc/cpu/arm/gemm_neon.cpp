@@ -1,295 +1,357 @@
-// NEON (+dotprod, +fp16) matmul kernels: signed int8 dot products (sdot) per 16 bytes, one float multiply-add per
-// block (32-element formats) or per super-block (K-quants, with integer sub-block scales), as llama.cpp's ARM
-// vec_dot kernels do. One weight row x one token per call; rows x token blocks keep activations in cache.
+// NEON (+dotprod) matmul kernels: Y[t, r] = dot(W row r, activation row t), one weight row against one activation
+// row at a time.
+//
+// Quantized formats: the weight quants of a block are unpacked to int8 lanes (nibbles, high bits, codebook look-ups)
+// and vdotq_s32 gives the block's (or sub-block's) exact integer sum with the int8 activation quants. The block
+// scales are then applied in float with the same operations, in the same order, as the generic kernels
+// (csrc/cpu/generic/gemm.cpp), so the only difference to generic is how the compiler contracts those few float ops.
+// Float formats (F32, F16, BF16) use four float32x4 FMA accumulators.
 #include <arm_neon.h>
 
 #include <cstring>
 
-#include "cpu/arm/arm.h"
+#include "cpu/arm/neon.h"
 #include "quant/blocks.h"
 
 namespace lc::cpu::neon {
 namespace {
 
-constexpr int64_t kTokenBlock = 64;
-
-inline uint16_t ld16(const uint8_t* p) {
-    uint16_t v;
-    std::memcpy(&v, p, 2);
-    return v;
-}
-inline uint32_t ld32(const uint8_t* p) {
-    uint32_t v;
-    std::memcpy(&v, p, 4);
-    return v;
-}
-inline float h2f(uint16_t h) { return vgetq_lane_f32(vcvt_f32_f16(vreinterpret_f16_u16(vdup_n_u16(h))), 0); }
-inline float h2f(const uint8_t* p) { return h2f(ld16(p)); }
-
-// Q5: 0x10 in byte j of 16 where bit (j + base) of qh is set
-inline uint8x16_t high16(uint32_t qh, int base) {
-    static const uint8_t kBits[16] = {1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128};
-    const uint8x8_t lo = vdup_n_u8(static_cast<uint8_t>(qh >> base)),
-                    hi = vdup_n_u8(static_cast<uint8_t>(qh >> (base + 8)));
-    const uint8x16_t t = vtstq_u8(vcombine_u8(lo, hi), vld1q_u8(kBits));
-    return vandq_u8(t, vdupq_n_u8(0x10));
+inline float h2f(uint16_t h) {
+    __fp16 f;
+    std::memcpy(&f, &h, 2);
+    return static_cast<float>(f);
 }
 
-// ---- 32-element formats: two int8x16 halves (elements 0..15, 16..31) per block ----
-struct Q4_0F {
-    static constexpr int kBytes = sizeof(block_q4_0), kActBytes = sizeof(block_q8_0), kActQs = 2;
-    static constexpr bool kMin = false;
-    static void quants(const uint8_t* b, int8x16_t* lo, int8x16_t* hi) {
-        const uint8x16_t v = vld1q_u8(b + 2);
-        *lo = vsubq_s8(vreinterpretq_s8_u8(vandq_u8(v, vdupq_n_u8(0x0F))), vdupq_n_s8(8));
-        *hi = vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(v, 4)), vdupq_n_s8(8));
-    }
-};
-struct Q4_1F {
-    static constexpr int kBytes = sizeof(block_q4_1), kActBytes = sizeof(block_q8_1), kActQs = 4;
-    static constexpr bool kMin = true;
-    static void quants(const uint8_t* b, int8x16_t* lo, int8x16_t* hi) {
-        const uint8x16_t v = vld1q_u8(b + 4);
-        *lo = vreinterpretq_s8_u8(vandq_u8(v, vdupq_n_u8(0x0F)));
-        *hi = vreinterpretq_s8_u8(vshrq_n_u8(v, 4));
-    }
-};
-struct Q5_0F {
-    static constexpr int kBytes = sizeof(block_q5_0), kActBytes = sizeof(block_q8_0), kActQs = 2;
-    static constexpr bool kMin = false;
-    static void quants(const uint8_t* b, int8x16_t* lo, int8x16_t* hi) {
-        const uint32_t qh = ld32(b + 2);
-        const uint8x16_t v = vld1q_u8(b + 6);
-        const uint8x16_t l = vorrq_u8(vandq_u8(v, vdupq_n_u8(0x0F)), high16(qh, 0));
-        const uint8x16_t h = vorrq_u8(vshrq_n_u8(v, 4), high16(qh, 16));
-        *lo = vsubq_s8(vreinterpretq_s8_u8(l), vdupq_n_s8(16));
-        *hi = vsubq_s8(vreinterpretq_s8_u8(h), vdupq_n_s8(16));
-    }
-};
-struct Q5_1F {
-    static constexpr int kBytes = sizeof(block_q5_1), kActBytes = sizeof(block_q8_1), kActQs = 4;
-    static constexpr bool kMin = true;
-    static void quants(const uint8_t* b, int8x16_t* lo, int8x16_t* hi) {
-        const uint32_t qh = ld32(b + 4);
-        const uint8x16_t v = vld1q_u8(b + 8);
-        *lo = vreinterpretq_s8_u8(vorrq_u8(vandq_u8(v, vdupq_n_u8(0x0F)), high16(qh, 0)));
-        *hi = vreinterpretq_s8_u8(vorrq_u8(vshrq_n_u8(v, 4), high16(qh, 16)));
-    }
-};
-struct Q8_0F {
-    static constexpr int kBytes = sizeof(block_q8_0), kActBytes = sizeof(block_q8_0), kActQs = 2;
-    static constexpr bool kMin = false;
-    static void quants(const uint8_t* b, int8x16_t* lo, int8x16_t* hi) {
-        *lo = vld1q_s8(reinterpret_cast<const int8_t*>(b + 2));
-        *hi = vld1q_s8(reinterpret_cast<const int8_t*>(b + 18));
-    }
-};
-struct IQ4_NLF {
-    static constexpr int kBytes = sizeof(block_iq4_nl), kActBytes = sizeof(block_q8_0), kActQs = 2;
-    static constexpr bool kMin = false;
-    static void quants(const uint8_t* b, int8x16_t* lo, int8x16_t* hi) {
-        const int8x16_t table = vld1q_s8(kvalues_iq4nl);
-        const uint8x16_t v = vld1q_u8(b + 2);
-        *lo = vqtbl1q_s8(table, vandq_u8(v, vdupq_n_u8(0x0F)));
-        *hi = vqtbl1q_s8(table, vshrq_n_u8(v, 4));
-    }
-};
-
-template <class F>
-float dot32(const uint8_t* w, const uint8_t* x, int64_t nb) {
-    float32x4_t acc0 = vdupq_n_f32(0.0f), acc1 = vdupq_n_f32(0.0f);
-    float macc = 0.0f;
-    const int32x4_t zero = vdupq_n_s32(0);
-    int64_t b = 0;
-    auto one = [&](int64_t i, float32x4_t& acc) {
-        const uint8_t* wb = w + i * F::kBytes;
-        const uint8_t* xb = x + i * F::kActBytes;
-        int8x16_t lo, hi;
-        F::quants(wb, &lo, &hi);
-        const int8x16_t x0 = vld1q_s8(reinterpret_cast<const int8_t*>(xb + F::kActQs));
-        const int8x16_t x1 = vld1q_s8(reinterpret_cast<const int8_t*>(xb + F::kActQs + 16));
-        const int32x4_t p = vdotq_s32(vdotq_s32(zero, lo, x0), hi, x1);
-        acc = vmlaq_n_f32(acc, vcvtq_f32_s32(p), h2f(wb) * h2f(xb));
-        if constexpr (F::kMin) macc += h2f(wb + 2) * h2f(xb + 2);
-    };
-    for (; b + 2 <= nb; b += 2) {
-        one(b, acc0);
-        one(b + 1, acc1);
-    }
-    if (b < nb) one(b, acc0);
-    return vaddvq_f32(vaddq_f32(acc0, acc1)) + macc;
+// sum of a[i] * y[i] for 32 int8: a0 holds elements 0..15, a1 elements 16..31.
+inline int dot32(int8x16_t a0, int8x16_t a1, const int8_t* y) {
+    int32x4_t acc = vdotq_s32(vdupq_n_s32(0), a0, vld1q_s8(y));
+    acc = vdotq_s32(acc, a1, vld1q_s8(y + 16));
+    return vaddvq_s32(acc);
 }
 
-// ---- K-quants x Q8_K (d f32 at 0, qs at 4, bsums at 260) ----
-inline void unpack_k4_scales(const uint8_t* s, uint8_t sc[8], uint8_t mn[8]) {
-    const uint32_t u0 = ld32(s), u1 = ld32(s + 4), u2 = ld32(s + 8);
-    const uint32_t a[2] = {u0 & 0x3f3f3f3f, (u2 & 0x0f0f0f0f) | (((u0 >> 6) & 0x03030303) << 4)};
-    const uint32_t m[2] = {u1 & 0x3f3f3f3f, ((u2 >> 4) & 0x0f0f0f0f) | (((u1 >> 6) & 0x03030303) << 4)};
-    std::memcpy(sc, a, 8);
-    std::memcpy(mn, m, 8);
+// sum of a[i] * y[i] for 16 int8.
+inline int dot16(int8x16_t a, const int8_t* y) { return vaddvq_s32(vdotq_s32(vdupq_n_s32(0), a, vld1q_s8(y))); }
+
+inline int8x16_t s8(uint8x16_t v) { return vreinterpretq_s8_u8(v); }
+inline uint8x16_t low4(uint8x16_t v) { return vandq_u8(v, vdupq_n_u8(0x0F)); }
+inline uint8x16_t high4(uint8x16_t v) { return vshrq_n_u8(v, 4); }
+
+// Q5_0/Q5_1: bit e (0..31) of the 32-bit qh field becomes 0x10 in byte e; h0: bytes 0..15, h1: bytes 16..31.
+inline void q5_high_bits(const uint8_t* qh, uint8x16_t* h0, uint8x16_t* h1) {
+    static constexpr uint8_t kByteLo[16] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1};
+    static constexpr uint8_t kByteHi[16] = {2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3};
+    static constexpr uint8_t kBit[16] = {1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128};
+    uint32_t bits;
+    std::memcpy(&bits, qh, 4);
+    const uint8x16_t b = vreinterpretq_u8_u32(vdupq_n_u32(bits));  // qh bytes 0..3, four times
+    const uint8x16_t bit = vld1q_u8(kBit), x10 = vdupq_n_u8(0x10);
+    *h0 = vandq_u8(vtstq_u8(vqtbl1q_u8(b, vld1q_u8(kByteLo)), bit), x10);
+    *h1 = vandq_u8(vtstq_u8(vqtbl1q_u8(b, vld1q_u8(kByteHi)), bit), x10);
 }
 
-inline int32_t dot16x2(int8x16_t a0, int8x16_t a1, const int8_t* x) {
-    return vaddvq_s32(vdotq_s32(vdotq_s32(vdupq_n_s32(0), a0, vld1q_s8(x)), a1, vld1q_s8(x + 16)));
-}
-
-template <bool kHigh>
-float dot_q45_K(const uint8_t* w, const uint8_t* x, int64_t nsb) {
-    constexpr int kBytes = kHigh ? sizeof(block_q5_K) : sizeof(block_q4_K);
-    constexpr int kQs = kHigh ? 48 : 16;
-    float s = 0.0f;
-    const uint8x16_t low4 = vdupq_n_u8(0x0F), bit4 = vdupq_n_u8(0x10);
-    for (int64_t i = 0; i < nsb; ++i) {
-        const uint8_t* wb = w + i * kBytes;
-        const uint8_t* xb = x + i * sizeof(block_q8_K);
-        const int8_t* xq = reinterpret_cast<const int8_t*>(xb + 4);
-        int16_t bsums[16];
-        std::memcpy(bsums, xb + 260, 32);
-        uint8_t sc[8], mn[8];
-        unpack_k4_scales(wb + 4, sc, mn);
-        uint8x16_t h0, h1;
-        if constexpr (kHigh) h0 = vld1q_u8(wb + 16), h1 = vld1q_u8(wb + 32);
-        int32_t isum = 0, summs = 0;
-        for (int c = 0; c < 4; ++c) {
-            const uint8x16_t v0 = vld1q_u8(wb + kQs + 32 * c), v1 = vld1q_u8(wb + kQs + 32 * c + 16);
-            uint8x16_t l0 = vandq_u8(v0, low4), l1 = vandq_u8(v1, low4);
-            uint8x16_t u0 = vshrq_n_u8(v0, 4), u1 = vshrq_n_u8(v1, 4);
-            if constexpr (kHigh) {
-                const uint8x16_t bl = vdupq_n_u8(static_cast<uint8_t>(1 << (2 * c)));
-                const uint8x16_t bh = vdupq_n_u8(static_cast<uint8_t>(1 << (2 * c + 1)));
-                l0 = vorrq_u8(l0, vandq_u8(vtstq_u8(h0, bl), bit4));
-                l1 = vorrq_u8(l1, vandq_u8(vtstq_u8(h1, bl), bit4));
-                u0 = vorrq_u8(u0, vandq_u8(vtstq_u8(h0, bh), bit4));
-                u1 = vorrq_u8(u1, vandq_u8(vtstq_u8(h1, bh), bit4));
-            }
-            isum += sc[2 * c] * dot16x2(vreinterpretq_s8_u8(l0), vreinterpretq_s8_u8(l1), xq + 64 * c);
-            isum += sc[2 * c + 1] * dot16x2(vreinterpretq_s8_u8(u0), vreinterpretq_s8_u8(u1), xq + 64 * c + 32);
-        }
-        for (int j = 0; j < 8; ++j) summs += mn[j] * (bsums[2 * j] + bsums[2 * j + 1]);
-        float dx;
-        std::memcpy(&dx, xb, 4);
-        s += dx * h2f(wb) * isum - dx * h2f(wb + 2) * summs;
+// Q4_K / Q5_K: the j-th (0..7) 6-bit scale and min of the 12 packed bytes.
+inline void scale_min_k4(int j, const uint8_t* q, int* sc, int* m) {
+    if (j < 4) {
+        *sc = q[j] & 63;
+        *m = q[j + 4] & 63;
+    } else {
+        *sc = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
+        *m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
     }
-    return s;
-}
-
-float dot_q6_K(const uint8_t* w, const uint8_t* x, int64_t nsb) {
-    float s = 0.0f;
-    const uint8x16_t low4 = vdupq_n_u8(0x0F), three = vdupq_n_u8(3);
-    const int8x16_t m32 = vdupq_n_s8(32);
-    for (int64_t i = 0; i < nsb; ++i) {
-        const uint8_t* wb = w + i * sizeof(block_q6_K);
-        const uint8_t* xb = x + i * sizeof(block_q8_K);
-        const int8_t* xq = reinterpret_cast<const int8_t*>(xb + 4);
-        const int8_t* sc = reinterpret_cast<const int8_t*>(wb + 192);
-        int32_t isum = 0;
-        for (int h = 0; h < 2; ++h) {
-            const uint8_t* ql = wb + 64 * h;
-            const uint8_t* qh = wb + 128 + 32 * h;
-            for (int half = 0; half < 2; ++half) {  // l in [16*half, 16*half + 16)
-                const uint8x16_t H = vld1q_u8(qh + 16 * half);
-                const uint8x16_t La = vld1q_u8(ql + 16 * half), Lb = vld1q_u8(ql + 32 + 16 * half);
-                const uint8x16_t q[4] = {
-                    vorrq_u8(vandq_u8(La, low4), vshlq_n_u8(vandq_u8(H, three), 4)),
-                    vorrq_u8(vandq_u8(Lb, low4), vshlq_n_u8(vandq_u8(vshrq_n_u8(H, 2), three), 4)),
-                    vorrq_u8(vshrq_n_u8(La, 4), vshlq_n_u8(vandq_u8(vshrq_n_u8(H, 4), three), 4)),
-                    vorrq_u8(vshrq_n_u8(Lb, 4), vshlq_n_u8(vshrq_n_u8(H, 6), 4)),
-                };
-                for (int c = 0; c < 4; ++c) {
-                    const int g = 8 * h + 2 * c + half;
-                    const int8x16_t v = vsubq_s8(vreinterpretq_s8_u8(q[c]), m32);
-                    const int8x16_t xv = vld1q_s8(xq + 128 * h + 32 * c + 16 * half);
-                    isum += sc[g] * vaddvq_s32(vdotq_s32(vdupq_n_s32(0), v, xv));
-                }
-            }
-        }
-        float dx;
-        std::memcpy(&dx, xb, 4);
-        s += dx * h2f(wb + 208) * isum;
-    }
-    return s;
 }
 
 // ---- float formats ----
-float dot_f32(const uint8_t* w, const uint8_t* x, int64_t k) {
-    const float* a = reinterpret_cast<const float*>(w);
-    const float* b = reinterpret_cast<const float*>(x);
-    float32x4_t s0 = vdupq_n_f32(0), s1 = vdupq_n_f32(0);
+
+float vd_f32(const void* vw, const void* vx, int64_t k) {
+    const float* w = static_cast<const float*>(vw);
+    const float* x = static_cast<const float*>(vx);
+    float32x4_t a0 = vdupq_n_f32(0), a1 = a0, a2 = a0, a3 = a0;
     int64_t i = 0;
-    for (; i + 8 <= k; i += 8) {
-        s0 = vfmaq_f32(s0, vld1q_f32(a + i), vld1q_f32(b + i));
-        s1 = vfmaq_f32(s1, vld1q_f32(a + i + 4), vld1q_f32(b + i + 4));
+    for (; i + 16 <= k; i += 16) {
+        a0 = vfmaq_f32(a0, vld1q_f32(w + i), vld1q_f32(x + i));
+        a1 = vfmaq_f32(a1, vld1q_f32(w + i + 4), vld1q_f32(x + i + 4));
+        a2 = vfmaq_f32(a2, vld1q_f32(w + i + 8), vld1q_f32(x + i + 8));
+        a3 = vfmaq_f32(a3, vld1q_f32(w + i + 12), vld1q_f32(x + i + 12));
     }
-    float s = vaddvq_f32(vaddq_f32(s0, s1));
-    for (; i < k; ++i) s += a[i] * b[i];
+    for (; i + 4 <= k; i += 4) a0 = vfmaq_f32(a0, vld1q_f32(w + i), vld1q_f32(x + i));
+    float s = vaddvq_f32(vaddq_f32(vaddq_f32(a0, a1), vaddq_f32(a2, a3)));
+    for (; i < k; ++i) s += w[i] * x[i];
     return s;
 }
-float dot_f16(const uint8_t* w, const uint8_t* x, int64_t k) {
-    const uint16_t* a = reinterpret_cast<const uint16_t*>(w);
-    const uint16_t* b = reinterpret_cast<const uint16_t*>(x);
-    float32x4_t s0 = vdupq_n_f32(0), s1 = vdupq_n_f32(0);
+
+inline float32x4_t load_f16(const uint16_t* p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))); }
+inline float32x4_t load_bf16(const uint16_t* p) { return vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(p), 16)); }
+inline float bf2f(uint16_t h) {
+    const uint32_t bits = static_cast<uint32_t>(h) << 16;
+    float f;
+    std::memcpy(&f, &bits, 4);
+    return f;
+}
+
+// F16 x F16 and BF16 x BF16: both rows widened to float32 (exact), products summed in float32.
+template <float32x4_t (*Load)(const uint16_t*), float (*Scalar)(uint16_t)>
+float vd_half(const void* vw, const void* vx, int64_t k) {
+    const uint16_t* w = static_cast<const uint16_t*>(vw);
+    const uint16_t* x = static_cast<const uint16_t*>(vx);
+    float32x4_t a0 = vdupq_n_f32(0), a1 = a0, a2 = a0, a3 = a0;
     int64_t i = 0;
-    for (; i + 8 <= k; i += 8) {
-        const float16x8_t va = vreinterpretq_f16_u16(vld1q_u16(a + i)), vb = vreinterpretq_f16_u16(vld1q_u16(b + i));
-        s0 = vfmaq_f32(s0, vcvt_f32_f16(vget_low_f16(va)), vcvt_f32_f16(vget_low_f16(vb)));
-        s1 = vfmaq_f32(s1, vcvt_high_f32_f16(va), vcvt_high_f32_f16(vb));
+    for (; i + 16 <= k; i += 16) {
+        a0 = vfmaq_f32(a0, Load(w + i), Load(x + i));
+        a1 = vfmaq_f32(a1, Load(w + i + 4), Load(x + i + 4));
+        a2 = vfmaq_f32(a2, Load(w + i + 8), Load(x + i + 8));
+        a3 = vfmaq_f32(a3, Load(w + i + 12), Load(x + i + 12));
     }
-    float s = vaddvq_f32(vaddq_f32(s0, s1));
-    for (; i < k; ++i) s += h2f(a[i]) * h2f(b[i]);
+    for (; i + 4 <= k; i += 4) a0 = vfmaq_f32(a0, Load(w + i), Load(x + i));
+    float s = vaddvq_f32(vaddq_f32(vaddq_f32(a0, a1), vaddq_f32(a2, a3)));
+    for (; i < k; ++i) s += Scalar(w[i]) * Scalar(x[i]);
     return s;
 }
-float dot_bf16(const uint8_t* w, const uint8_t* x, int64_t k) {
-    const uint16_t* a = reinterpret_cast<const uint16_t*>(w);
-    const uint16_t* b = reinterpret_cast<const uint16_t*>(x);
-    float32x4_t s0 = vdupq_n_f32(0);
-    int64_t i = 0;
-    for (; i + 4 <= k; i += 4) {
-        const float32x4_t va = vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(a + i), 16));
-        const float32x4_t vb = vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(b + i), 16));
-        s0 = vfmaq_f32(s0, va, vb);
-    }
-    float s = vaddvq_f32(s0);
-    for (; i < k; ++i) {
-        const uint32_t ua = static_cast<uint32_t>(a[i]) << 16, ub = static_cast<uint32_t>(b[i]) << 16;
-        float fa, fb;
-        std::memcpy(&fa, &ua, 4);
-        std::memcpy(&fb, &ub, 4);
-        s += fa * fb;
+float vd_f16(const void* w, const void* x, int64_t k) { return vd_half<load_f16, h2f>(w, x, k); }
+float vd_bf16(const void* w, const void* x, int64_t k) { return vd_half<load_bf16, bf2f>(w, x, k); }
+
+// ---- 32-element formats x Q8_0 / Q8_1 ----
+
+float vd_q4_0(const void* vw, const void* vx, int64_t k) {
+    const auto* w = static_cast<const block_q4_0*>(vw);
+    const auto* x = static_cast<const block_q8_0*>(vx);
+    const int8x16_t eight = vdupq_n_s8(8);
+    float s = 0;
+    for (int64_t i = 0; i < k / QK4_0; ++i) {
+        const uint8x16_t q = vld1q_u8(w[i].qs);  // element j in the low nibble of byte j, element j + 16 in the high
+        const int sumi = dot32(vsubq_s8(s8(low4(q)), eight), vsubq_s8(s8(high4(q)), eight), x[i].qs);
+        s += sumi * h2f(w[i].d) * h2f(x[i].d);
     }
     return s;
 }
 
-using DotFn = float (*)(const uint8_t* w, const uint8_t* x, int64_t len);
+float vd_q4_1(const void* vw, const void* vx, int64_t k) {
+    const auto* w = static_cast<const block_q4_1*>(vw);
+    const auto* x = static_cast<const block_q8_1*>(vx);
+    float s = 0;
+    for (int64_t i = 0; i < k / QK4_1; ++i) {
+        const uint8x16_t q = vld1q_u8(w[i].qs);
+        const int sumi = dot32(s8(low4(q)), s8(high4(q)), x[i].qs);
+        s += h2f(w[i].d) * h2f(x[i].d) * sumi + h2f(w[i].m) * h2f(x[i].s);
+    }
+    return s;
+}
 
-template <DotFn D, int kBlock>
-void gemm(const void* w, size_t ws, int64_t nrows, int64_t k, const void* xq, size_t xs, int64_t n, float* y,
-          int64_t ys) {
+float vd_q5_0(const void* vw, const void* vx, int64_t k) {
+    const auto* w = static_cast<const block_q5_0*>(vw);
+    const auto* x = static_cast<const block_q8_0*>(vx);
+    const int8x16_t sixteen = vdupq_n_s8(16);
+    float s = 0;
+    for (int64_t i = 0; i < k / QK5_0; ++i) {
+        uint8x16_t h0, h1;
+        q5_high_bits(w[i].qh, &h0, &h1);
+        const uint8x16_t q = vld1q_u8(w[i].qs);
+        const int8x16_t a0 = vsubq_s8(s8(vorrq_u8(low4(q), h0)), sixteen);
+        const int8x16_t a1 = vsubq_s8(s8(vorrq_u8(high4(q), h1)), sixteen);
+        s += dot32(a0, a1, x[i].qs) * h2f(w[i].d) * h2f(x[i].d);
+    }
+    return s;
+}
+
+float vd_q5_1(const void* vw, const void* vx, int64_t k) {
+    const auto* w = static_cast<const block_q5_1*>(vw);
+    const auto* x = static_cast<const block_q8_1*>(vx);
+    float s = 0;
+    for (int64_t i = 0; i < k / QK5_1; ++i) {
+        uint8x16_t h0, h1;
+        q5_high_bits(w[i].qh, &h0, &h1);
+        const uint8x16_t q = vld1q_u8(w[i].qs);
+        const int sumi = dot32(s8(vorrq_u8(low4(q), h0)), s8(vorrq_u8(high4(q), h1)), x[i].qs);
+        s += h2f(w[i].d) * h2f(x[i].d) * sumi + h2f(w[i].m) * h2f(x[i].s);
+    }
+    return s;
+}
+
+float vd_q8_0(const void* vw, const void* vx, int64_t k) {
+    const auto* w = static_cast<const block_q8_0*>(vw);
+    const auto* x = static_cast<const block_q8_0*>(vx);
+    float s = 0;
+    for (int64_t i = 0; i < k / QK8_0; ++i) {
+        const int sumi = dot32(vld1q_s8(w[i].qs), vld1q_s8(w[i].qs + 16), x[i].qs);
+        s += sumi * h2f(w[i].d) * h2f(x[i].d);
+    }
+    return s;
+}
+
+float vd_iq4_nl(const void* vw, const void* vx, int64_t k) {
+    const auto* w = static_cast<const block_iq4_nl*>(vw);
+    const auto* x = static_cast<const block_q8_0*>(vx);
+    const int8x16_t book = vld1q_s8(kvalues_iq4nl);
+    float s = 0;
+    for (int64_t i = 0; i < k / QK4_NL; ++i) {
+        const uint8x16_t q = vld1q_u8(w[i].qs);
+        const int sumi = dot32(vqtbl1q_s8(book, low4(q)), vqtbl1q_s8(book, high4(q)), x[i].qs);
+        s += sumi * h2f(w[i].d) * h2f(x[i].d);
+    }
+    return s;
+}
+
+// ---- K-quants and IQ4_XS x Q8_K (super-blocks of 256) ----
+
+float vd_q2_K(const void* vw, const void* vx, int64_t k) {
+    const auto* w = static_cast<const block_q2_K*>(vw);
+    const auto* x = static_cast<const block_q8_K*>(vx);
+    const uint8x16_t m3 = vdupq_n_u8(3);
+    float s = 0;
+    for (int64_t i = 0; i < k / QK_K; ++i) {
+        const uint8_t* sc = w[i].scales;
+        int summs = 0;
+        for (int j = 0; j < 16; ++j) summs += x[i].bsums[j] * (sc[j] >> 4);
+        int isum = 0;
+        for (int g = 0; g < 16; ++g) {  // group g of 16: bytes 32*(g/8) + 16*(g%2).., 2-bit field (g/2)%4
+            const uint8x16_t q = vld1q_u8(w[i].qs + 32 * (g / 8) + 16 * (g % 2));
+            const uint8x16_t v = vandq_u8(vshlq_u8(q, vdupq_n_s8(static_cast<int8_t>(-2 * ((g / 2) % 4)))), m3);
+            isum += (sc[g] & 0xF) * dot16(s8(v), x[i].qs + 16 * g);
+        }
+        s += x[i].d * h2f(w[i].d) * isum - x[i].d * h2f(w[i].dmin) * summs;
+    }
+    return s;
+}
+
+float vd_q3_K(const void* vw, const void* vx, int64_t k) {
+    const auto* w = static_cast<const block_q3_K*>(vw);
+    const auto* x = static_cast<const block_q8_K*>(vx);
+    const uint8x16_t m3 = vdupq_n_u8(3), four = vdupq_n_u8(4);
+    float s = 0;
+    for (int64_t i = 0; i < k / QK_K; ++i) {
+        const uint8_t* sb = w[i].scales;
+        int isum = 0;
+        for (int g = 0; g < 16; ++g) {  // as Q2_K, minus 4 where the group's hmask bit (g/2) is clear
+            const int lo = g < 8 ? (sb[g] & 0xF) : (sb[g - 8] >> 4);
+            const int hi = (sb[8 + g % 4] >> (2 * (g / 4))) & 3;
+            const int sc = (lo | (hi << 4)) - 32;
+            const uint8x16_t q = vld1q_u8(w[i].qs + 32 * (g / 8) + 16 * (g % 2));
+            const uint8x16_t v = vandq_u8(vshlq_u8(q, vdupq_n_s8(static_cast<int8_t>(-2 * ((g / 2) % 4)))), m3);
+            const uint8x16_t hm = vld1q_u8(w[i].hmask + 16 * (g % 2));
+            const uint8x16_t minus = vbicq_u8(four, vtstq_u8(hm, vdupq_n_u8(static_cast<uint8_t>(1u << (g / 2)))));
+            isum += sc * dot16(vsubq_s8(s8(v), s8(minus)), x[i].qs + 16 * g);
+        }
+        s += x[i].d * h2f(w[i].d) * isum;
+    }
+    return s;
+}
+
+float vd_q4_K(const void* vw, const void* vx, int64_t k) {
+    const auto* w = static_cast<const block_q4_K*>(vw);
+    const auto* x = static_cast<const block_q8_K*>(vx);
+    float s = 0;
+    for (int64_t i = 0; i < k / QK_K; ++i) {
+        int isum = 0, summs = 0;
+        for (int j = 0; j < 8; ++j) {  // sub-block j of 32: bytes 32*(j/2).., low nibbles if j is even
+            int sc, m;
+            scale_min_k4(j, w[i].scales, &sc, &m);
+            const uint8_t* q = w[i].qs + 32 * (j / 2);
+            const uint8x16_t q0 = vld1q_u8(q), q1 = vld1q_u8(q + 16);
+            const int8x16_t a0 = s8(j % 2 ? high4(q0) : low4(q0)), a1 = s8(j % 2 ? high4(q1) : low4(q1));
+            isum += sc * dot32(a0, a1, x[i].qs + 32 * j);
+            summs += m * (x[i].bsums[2 * j] + x[i].bsums[2 * j + 1]);
+        }
+        s += x[i].d * h2f(w[i].d) * isum - x[i].d * h2f(w[i].dmin) * summs;
+    }
+    return s;
+}
+
+float vd_q5_K(const void* vw, const void* vx, int64_t k) {
+    const auto* w = static_cast<const block_q5_K*>(vw);
+    const auto* x = static_cast<const block_q8_K*>(vx);
+    const uint8x16_t x10 = vdupq_n_u8(0x10);
+    float s = 0;
+    for (int64_t i = 0; i < k / QK_K; ++i) {
+        const uint8x16_t qh0 = vld1q_u8(w[i].qh), qh1 = vld1q_u8(w[i].qh + 16);
+        int isum = 0, summs = 0;
+        for (int j = 0; j < 8; ++j) {  // as Q4_K, plus bit j of qh[l] as the fifth bit of element l
+            int sc, m;
+            scale_min_k4(j, w[i].scales, &sc, &m);
+            const uint8_t* q = w[i].qs + 32 * (j / 2);
+            const uint8x16_t q0 = vld1q_u8(q), q1 = vld1q_u8(q + 16);
+            const uint8x16_t bit = vdupq_n_u8(static_cast<uint8_t>(1u << j));
+            const uint8x16_t h0 = vandq_u8(vtstq_u8(qh0, bit), x10), h1 = vandq_u8(vtstq_u8(qh1, bit), x10);
+            const int8x16_t a0 = s8(vorrq_u8(j % 2 ? high4(q0) : low4(q0), h0));
+            const int8x16_t a1 = s8(vorrq_u8(j % 2 ? high4(q1) : low4(q1), h1));
+            isum += sc * dot32(a0, a1, x[i].qs + 32 * j);
+            summs += m * (x[i].bsums[2 * j] + x[i].bsums[2 * j + 1]);
+        }
+        s += x[i].d * h2f(w[i].d) * isum - x[i].d * h2f(w[i].dmin) * summs;
+    }
+    return s;
+}
+
+float vd_q6_K(const void* vw, const void* vx, int64_t k) {
+    const auto* w = static_cast<const block_q6_K*>(vw);
+    const auto* x = static_cast<const block_q8_K*>(vx);
+    const uint8x16_t m3 = vdupq_n_u8(3);
+    const int8x16_t bias = vdupq_n_s8(32);
+    float s = 0;
+    for (int64_t i = 0; i < k / QK_K; ++i) {
+        int isum = 0;
+        for (int g = 0; g < 16; ++g) {
+            // element e = 128*h + 32*c + l (h: half, c: quarter 0..3, l: 0..31); group g = e / 16
+            const int h = g / 8, c = (g / 2) % 4, l0 = 16 * (g % 2);
+            const uint8x16_t ql = vld1q_u8(w[i].ql + 64 * h + 32 * (c % 2) + l0);
+            const uint8x16_t qh = vld1q_u8(w[i].qh + 32 * h + l0);
+            const uint8x16_t lo = c / 2 ? high4(ql) : low4(ql);
+            const uint8x16_t hi = vandq_u8(vshlq_u8(qh, vdupq_n_s8(static_cast<int8_t>(-2 * c))), m3);
+            const int8x16_t v = vsubq_s8(s8(vorrq_u8(lo, vshlq_n_u8(hi, 4))), bias);
+            isum += w[i].scales[g] * dot16(v, x[i].qs + 16 * g);
+        }
+        s += x[i].d * h2f(w[i].d) * isum;
+    }
+    return s;
+}
+
+float vd_iq4_xs(const void* vw, const void* vx, int64_t k) {
+    const auto* w = static_cast<const block_iq4_xs*>(vw);
+    const auto* x = static_cast<const block_q8_K*>(vx);
+    const int8x16_t book = vld1q_s8(kvalues_iq4nl);
+    float s = 0;
+    for (int64_t i = 0; i < k / QK_K; ++i) {
+        const float d = h2f(w[i].d) * x[i].d;
+        for (int ib = 0; ib < 8; ++ib) {  // sub-block ib of 32: 16 bytes, low nibbles then high nibbles
+            const int ls = ((w[i].scales_l[ib / 2] >> (4 * (ib % 2))) & 0xF) | (((w[i].scales_h >> (2 * ib)) & 3) << 4);
+            const uint8x16_t q = vld1q_u8(w[i].qs + 16 * ib);
+            const int sumi = dot32(vqtbl1q_s8(book, low4(q)), vqtbl1q_s8(book, high4(q)), x[i].qs + 32 * ib);
+            s += d * (ls - 32) * sumi;
+        }
+    }
+    return s;
+}
+
+using VecDotFn = float (*)(const void* w, const void* x, int64_t k);
+
+template <VecDotFn VD>
+void gemm_rows(const void* w, size_t w_stride, int64_t nrows, int64_t k, const void* xq, size_t xq_stride, int64_t n,
+               float* y, int64_t y_stride) {
     const auto* wb = static_cast<const uint8_t*>(w);
     const auto* xb = static_cast<const uint8_t*>(xq);
-    for (int64_t t0 = 0; t0 < n; t0 += kTokenBlock) {
-        const int64_t t1 = n - t0 < kTokenBlock ? n : t0 + kTokenBlock;
-        for (int64_t r = 0; r < nrows; ++r) {
-            for (int64_t t = t0; t < t1; ++t) y[t * ys + r] = D(wb + r * ws, xb + t * xs, k / kBlock);
-        }
+    for (int64_t r = 0; r < nrows; ++r) {
+        for (int64_t t = 0; t < n; ++t) y[t * y_stride + r] = VD(wb + r * w_stride, xb + t * xq_stride, k);
     }
 }
 
 }  // namespace
 
 void fill_gemm(Kernels& t) {
-    auto set = [&](DType d, GemmFn f) { t.gemm[static_cast<int>(d)] = f; };
-    set(DType::F32, gemm<dot_f32, 1>);
-    set(DType::F16, gemm<dot_f16, 1>);
-    set(DType::BF16, gemm<dot_bf16, 1>);
-    set(DType::Q4_0, gemm<dot32<Q4_0F>, 32>);
-    set(DType::Q4_1, gemm<dot32<Q4_1F>, 32>);
-    set(DType::Q5_0, gemm<dot32<Q5_0F>, 32>);
-    set(DType::Q5_1, gemm<dot32<Q5_1F>, 32>);
-    set(DType::Q8_0, gemm<dot32<Q8_0F>, 32>);
-    set(DType::IQ4_NL, gemm<dot32<IQ4_NLF>, 32>);
-    set(DType::Q4_K, gemm<dot_q45_K<false>, 256>);
-    set(DType::Q5_K, gemm<dot_q45_K<true>, 256>);
-    set(DType::Q6_K, gemm<dot_q6_K, 256>);
+#define LC_GEMM(T, FN) t.gemm[static_cast<int>(DType::T)] = gemm_rows<FN>
+    LC_GEMM(F32, vd_f32);
+    LC_GEMM(F16, vd_f16);
+    LC_GEMM(BF16, vd_bf16);
+    LC_GEMM(Q4_0, vd_q4_0);
+    LC_GEMM(Q4_1, vd_q4_1);
+    LC_GEMM(Q5_0, vd_q5_0);
+    LC_GEMM(Q5_1, vd_q5_1);
+    LC_GEMM(Q8_0, vd_q8_0);
+    LC_GEMM(IQ4_NL, vd_iq4_nl);
+    LC_GEMM(Q2_K, vd_q2_K);
+    LC_GEMM(Q3_K, vd_q3_K);
+    LC_GEMM(Q4_K, vd_q4_K);
+    LC_GEMM(Q5_K, vd_q5_K);
+    LC_GEMM(Q6_K, vd_q6_K);
+    LC_GEMM(IQ4_XS, vd_iq4_xs);
+#undef LC_GEMM
 }
 
 }  // namespace lc::cpu::neon

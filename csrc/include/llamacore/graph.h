@@ -20,6 +20,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -107,6 +108,7 @@ struct Options {
     int32_t n_seq = 1;
     DType type_k = DType::F16, type_v = DType::F16;
     int n_threads = 0;  // 0: physical cores
+    bool fuse = true;   // fold norms, residual adds, biases and glus into matmuls (false: one step per node)
 };
 
 // The KV cache: per layer K [cells, n_head_kv * head_dim] and V [cells, n_head_kv * head_dim_v] in type_k/type_v.
@@ -184,7 +186,7 @@ struct Batch {
 };
 
 struct PlanStats {
-    int64_t n_nodes = 0, n_barriers = 0, arena_bytes = 0, work_bytes = 0, kv_bytes = 0;
+    int64_t n_nodes = 0, n_steps = 0, n_barriers = 0, arena_bytes = 0, work_bytes = 0, kv_bytes = 0;
 };
 
 class Program {
@@ -194,21 +196,29 @@ class Program {
     Program(const Program&) = delete;
     Program& operator=(const Program&) = delete;
 
-    // Runs the forward pass of one batch (blocking; call without the GIL). Checks the batch first: throws
+    // Runs the forward pass of one batch (blocking; call without the GIL; concurrent calls wait for each other).
+    // Checks the batch first: throws
     // std::invalid_argument for token ids outside the vocabulary, positions outside [0, n_ctx_seq), unknown
     // sequences, too many rows.
     void run(const Batch& b);
 
     KVCache& kv() { return *kv_; }
+    // Held by run() for the whole call; take it around KV-cache changes made from other threads.
+    std::mutex& mutex() { return mutex_; }
     const Options& options() const { return opt_; }
     int64_t n_vocab() const;  // columns of the output tensor
     PlanStats stats() const;
-    std::string describe() const;  // the planned node list, one line per node (debugging)
+    std::string describe() const;  // the planned steps, one line each (debugging)
+    // Profiling: seconds spent in each step (as thread 0 sees it, barrier included), summed over calls since
+    // set_profiling(true). Costs a clock read per step.
+    void set_profiling(bool on);
+    std::vector<double> profile() const;
 
     struct Impl;
 
    private:
     Options opt_;
+    std::mutex mutex_;
     std::unique_ptr<KVCache> kv_;
     std::unique_ptr<Impl> impl_;
 };

@@ -1,6 +1,7 @@
 // Text <-> token ids exactly as llama.cpp does it (llama-vocab.cpp), for the tokenizers a GGUF file carries:
 // SentencePiece-style BPE with byte fallback ("llama"), byte-level BPE with llama.cpp's pre-tokenizers ("gpt2"),
-// Gemma-4's BPE ("gemma4") and WordPiece ("bert"). Built from the tokenizer.* metadata of the file.
+// Gemma-4's BPE ("gemma4"), WordPiece ("bert"), Unigram ("t5") and RWKV's trie ("rwkv"). Built from the tokenizer.*
+// metadata of the file.
 #pragma once
 
 #include <cstdint>
@@ -52,6 +53,7 @@ struct VocabSource {
     std::vector<int32_t> types;  // tokenizer.ggml.token_type; empty when absent
     StringList merges;
     bool has_merges = false;
+    std::string precompiled_charsmap;  // Unigram (t5) normalisation rules; empty when absent
     // special token ids (kAbsent when the key is missing)
     int64_t bos = kAbsent, eos = kAbsent, eot = kAbsent, eom = kAbsent, unk = kAbsent, sep = kAbsent, pad = kAbsent,
             mask = kAbsent, fim_pre = kAbsent, fim_suf = kAbsent, fim_mid = kAbsent, fim_pad = kAbsent,

@@ -61,17 +61,23 @@ def _kv_type(t) -> str:
     raise ValueError(f"unsupported KV cache type {t!r}: use one of {', '.join(KV_TYPES)}")
 
 
+_I32_MIN, _I32_MAX = -(2**31), 2**31 - 1
+
+
 def _i32(a, name: str) -> np.ndarray:
+    """a as a contiguous 1-D int32 array; ValueError for non-integers or values outside int32 (never truncates)."""
     arr = np.asarray(a)
-    if arr.ndim == 0:
-        arr = arr.reshape(1)
     if arr.ndim != 1:
-        raise ValueError(f"{name} must be a 1-D sequence of integers")
-    if arr.size and not np.issubdtype(arr.dtype, np.integer):
-        raise ValueError(f"{name} must hold integers, not {arr.dtype}")
-    if arr.size and (arr.min() < np.iinfo(np.int32).min or arr.max() > np.iinfo(np.int32).max):
-        raise ValueError(f"{name} has values outside int32")
-    return np.ascontiguousarray(arr, dtype=np.int32)
+        if arr.ndim != 0:
+            raise ValueError(f"{name} must be a 1-D sequence of integers")
+        arr = arr.reshape(1)
+    if arr.dtype != np.int32:
+        if arr.size and arr.dtype.kind not in "iu":
+            raise ValueError(f"{name} must hold integers, not {arr.dtype}")
+        if arr.size and (arr.min() < _I32_MIN or arr.max() > _I32_MAX):
+            raise ValueError(f"{name} has values outside int32")
+        arr = arr.astype(np.int32)
+    return np.ascontiguousarray(arr)
 
 
 class Engine:
@@ -102,6 +108,7 @@ class Engine:
         if n_threads is not None and n_threads < 0:
             raise ValueError("n_threads must be >= 0 (None or 0: physical cores)")
         self._program = None
+        self._no_rows = np.empty(0, dtype=np.int32)
         self._file = GGUFFile(path)
         try:
             self.metadata = dict(self._file.metadata)
@@ -146,16 +153,22 @@ class Engine:
             raise ValueError("decode: no tokens")
         if positions.shape[0] != n:
             raise ValueError(f"decode: {n} tokens but {positions.shape[0]} positions")
-        self._check(tokens, positions, np.full(1, seq_id, dtype=np.int64))
         out = np.empty((n if logits_all else 1, self.n_vocab), dtype=np.float32)
-        seqs = np.full(min(n, self.n_batch), seq_id, dtype=np.int32)
+        seq_id = int(seq_id)
+        if n <= self.n_batch:  # one call: the C++ side checks everything before it changes anything
+            seqs = None if seq_id == 0 else np.full(n, seq_id, dtype=np.int32)
+            rows = np.arange(n, dtype=np.int32) if logits_all else np.array([n - 1], dtype=np.int32)
+            p.run(tokens, positions, seqs, rows, out)
+            return out
+        self._check(tokens, positions, np.full(1, seq_id, dtype=np.int64))
+        seqs = np.full(self.n_batch, seq_id, dtype=np.int32)
         for a in range(0, n, self.n_batch):
             b = min(n, a + self.n_batch)
             if logits_all:
                 rows, dst = np.arange(b - a, dtype=np.int32), out[a:b]
             else:
                 last = b == n
-                rows, dst = (np.array([b - a - 1], dtype=np.int32) if last else np.empty(0, np.int32)), out
+                rows, dst = (np.array([b - a - 1], dtype=np.int32) if last else self._no_rows), out
             p.run(tokens[a:b], positions[a:b], seqs[: b - a], rows, dst)
         return out
 
@@ -172,13 +185,13 @@ class Engine:
             raise ValueError(f"decode_batch: {n} tokens, more than n_batch = {self.n_batch}")
         if rows.size and (rows.min() < 0 or rows.max() >= n):
             raise ValueError("decode_batch: output_rows must be indices into the batch")
-        self._check(tokens, positions, seq_ids)
         out = np.empty((rows.shape[0], self.n_vocab), dtype=np.float32)
         p.run(tokens, positions, seq_ids, rows, out)
         return out
 
     def _check(self, tokens, positions, seq_ids) -> None:
-        """Everything the C++ side would reject, checked before the first chunk so that nothing changes on error."""
+        """What the C++ side would reject, checked before the first of several calls so that nothing changes on
+        error (a single call is checked by the C++ side before it touches the cache)."""
         if tokens.min() < 0 or tokens.max() >= self.n_vocab:
             bad = tokens[(tokens < 0) | (tokens >= self.n_vocab)][0]
             raise ValueError(f"token id {bad} is outside the vocabulary [0, {self.n_vocab})")

@@ -66,7 +66,7 @@ def _ids(tokens: Iterable[int], n_vocab: int) -> np.ndarray:
 
 class Tokenizer:
     """llama.cpp's tokenizer for a GGUF model: SentencePiece-style BPE (tokenizer.ggml.model "llama"), byte-level
-    BPE with llama.cpp's pre-tokenizers ("gpt2", "gemma4") or WordPiece ("bert").
+    BPE with llama.cpp's pre-tokenizers ("gpt2", "gemma4"), WordPiece ("bert"), Unigram ("t5") or RWKV's ("rwkv").
 
     Token ids are exactly llama.cpp's (llama_tokenize); the work runs in C++ without the GIL.
     """
@@ -74,7 +74,7 @@ class Tokenizer:
     def __init__(self, core: _core.Tokenizer):
         self._core = core
         self._n_vocab = core.n_vocab()
-        self._special = core.special_ids()
+        self._bos = core.special_id("bos")
         self._flags = core.flags()
         self._eog = frozenset(core.eog_tokens())
 
@@ -119,6 +119,11 @@ class Tokenizer:
             value = g(f"tokenizer.ggml.{key}")
             if value is not None:
                 spec[key] = np.ascontiguousarray(value, dtype=np.float32 if key == "scores" else np.int32)
+        charsmap = g("tokenizer.ggml.precompiled_charsmap")
+        if charsmap is not None:
+            if isinstance(charsmap, (bytes, bytearray, memoryview)):
+                charsmap = np.frombuffer(bytes(charsmap), dtype=np.uint8)
+            spec["precompiled_charsmap"] = np.ascontiguousarray(np.asarray(charsmap).astype(np.uint8, copy=False))
         for key in _ID_KEYS:
             value = g(f"tokenizer.ggml.{key}")
             if value is not None:
@@ -191,35 +196,35 @@ class Tokenizer:
 
     def token_bos(self) -> int:
         """Beginning-of-sequence id (-1 when the model has none)."""
-        return self._special["bos"]
+        return self._bos
 
     def token_eos(self) -> int:
-        return self._special["eos"]
+        return self._core.special_id("eos")
 
     def token_eot(self) -> int:
-        return self._special["eot"]
+        return self._core.special_id("eot")
 
     def token_eom(self) -> int:
-        return self._special["eom"]
+        return self._core.special_id("eom")
 
     def token_nl(self) -> int:
-        return self._special["nl"]
+        return self._core.special_id("nl")
 
     def token_sep(self) -> int:
-        return self._special["sep"]
+        return self._core.special_id("sep")
 
     def token_pad(self) -> int:
-        return self._special["pad"]
+        return self._core.special_id("pad")
 
     def token_unk(self) -> int:
-        return self._special["unk"]
+        return self._core.special_id("unk")
 
     def token_mask(self) -> int:
-        return self._special["mask"]
+        return self._core.special_id("mask")
 
     def token_fim(self) -> dict[str, int]:
         """Fill-in-the-middle ids: pre, suf, mid, pad, rep, sep (-1 where absent)."""
-        return {k[4:]: v for k, v in self._special.items() if k.startswith("fim_")}
+        return {k: self._core.special_id(f"fim_{k}") for k in ("pre", "suf", "mid", "pad", "rep", "sep")}
 
     def is_eog(self, token: int) -> bool:
         """Whether `token` ends generation: EOS, EOT, EOM and the tokens llama.cpp recognises by their text
@@ -242,7 +247,7 @@ class Tokenizer:
 
     @property
     def model(self) -> str:
-        """tokenizer.ggml.model: llama, gpt2, gemma4 or bert."""
+        """tokenizer.ggml.model: llama, gpt2, gemma4, bert, t5 or rwkv."""
         return self._flags["model"]
 
     @property

@@ -55,6 +55,7 @@ TEXTS = [
     "1 12 123 1234 12345 123456 1234567",
     "  \n\t x",
     "<start_of_turn>user\nhi<end_of_turn>",
+    "Ａｂ ①ﬁne…  ™ Ⅻ ｶ\u3000x\ty <tool> \u2581<b> <extra_id_0>",
 ]
 # bytes that are not UTF-8 (stored base64 in the JSON)
 BYTE_TEXTS = [b"abc\xff\xfedef", b"\xc3", b"\xed\xa0\x80 surrogate", b"\xc0\x80 overlong", b"caf\xc3\xa9 \x80x"]
@@ -242,6 +243,131 @@ def wpm_vocab() -> dict:
     }
 
 
+def xcda_charsmap(rules: dict[str, str]) -> bytes:
+    """A SentencePiece precompiled_charsmap: a XOR-compressed double array (as llama.cpp's xcda_array_view reads
+    it) over the UTF-8 of each key, whose leaves point at NUL-terminated replacements after the array."""
+    import struct
+
+    blob = b""
+    offsets = {}
+    for key, repl in rules.items():
+        offsets[key.encode()] = len(blob)
+        blob += repl.encode() + b"\0"
+    trie: dict = {}
+    for key in offsets:
+        node = trie
+        for b in key:
+            node = node.setdefault(b, {})
+        node[None] = offsets[key]
+    entries: dict[int, int] = {}
+
+    origins = []
+
+    def place(node: dict) -> int:  # an origin X with X ^ c free for each child c (and X ^ 0 for a value)
+        wanted = [c for c in node if c is not None] + ([0] if None in node else [])
+        x = 1
+        while any((x ^ c) in entries or (x ^ c) == 0 for c in wanted):
+            x += 1
+        for c in wanted:
+            entries[x ^ c] = -1  # reserved
+        origins.append(x)
+        return x
+
+    def fill(node: dict, x: int) -> None:
+        if None in node:
+            entries[x] = (1 << 31) | node[None]
+        for c, child in node.items():
+            if c is None:
+                continue
+            t = x ^ c
+            cx = place(child)
+            base = t ^ cx
+            assert base < (1 << 21)
+            leaf = 1 << 8 if None in child else 0
+            entries[t] = (base << 10) | leaf | c
+            fill(child, cx)
+
+    entries[0] = -1
+    root_x = place(trie)
+    entries[0] = root_x << 10
+    fill(trie, root_x)
+    size = max(max(entries), *(x | 0xFF for x in origins)) + 1  # every X ^ byte inside the array
+    array = [max(entries.get(i, 0), 0) for i in range(size)]
+    return struct.pack("<I", 4 * size) + struct.pack(f"<{size}I", *array) + blob
+
+
+def ugm_vocab(with_charsmap: bool) -> dict:
+    """Unigram (T5-style): pieces with log-probability scores, user-defined and unused tokens, optionally a
+    precompiled_charsmap that folds full-width forms, ligatures and odd spaces."""
+    text = training_text().replace(" ", "\u2581")
+    words = [list("\u2581" + line) for line in text.split("\n") if line]
+    merges = train_bpe(words, 300)
+    tokens, types, scores = ["<pad>", "</s>", "<unk>"], [3, 3, 2], [0.0, 0.0, 0.0]
+    seen = set(tokens)
+    counts = collections.Counter(c for w in words for c in w)
+    for c, k in counts.most_common(90):
+        tokens.append(c), types.append(1), scores.append(-8.0 - 1.0 / k), seen.add(c)
+    for rank, (a, b) in enumerate(merges):
+        if a + b not in seen:
+            tokens.append(a + b), types.append(1), scores.append(-3.0 - rank / 100), seen.add(a + b)
+    for t in ("<tool>", "\u2581<b>", "<extra_id_0>"):
+        tokens.append(t), types.append(4 if t != "<extra_id_0>" else 5), scores.append(0.0)
+    meta = {
+        "tokenizer.ggml.model": "t5",
+        "tokenizer.ggml.tokens": tokens,
+        "tokenizer.ggml.scores": scores,
+        "tokenizer.ggml.token_type": types,
+        "tokenizer.ggml.add_space_prefix": True,
+        "tokenizer.ggml.remove_extra_whitespaces": with_charsmap,
+    }
+    if with_charsmap:
+        rules = {"Ａ": "A", "ｂ": "b", "①": "1", "ﬁ": "fi", "\t": " ", "\u00a0": " ", "…": "...", "™": "TM",
+                 "\u3000": " ", "ｶ": "カ", "Ⅻ": "XII"}  # fmt: skip
+        meta["tokenizer.ggml.precompiled_charsmap"] = list(xcda_charsmap(rules))
+    return meta
+
+
+def rwkv_vocab() -> dict:
+    """RWKV "world" style: every byte (escaped \\xNN where not printable), plus longer pieces."""
+
+    def esc(bs: bytes) -> str:
+        out = ""
+        for b in bs:
+            ch = chr(b)
+            if ch == "\\":
+                out += "\\\\"
+            elif ch == "\n":
+                out += "\\n"
+            elif ch == "\t":
+                out += "\\t"
+            elif 0x20 <= b < 0x7F:
+                out += ch
+            else:
+                out += f"\\x{b:02x}"
+        return out
+
+    pieces = [bytes([b]) for b in range(256)]
+    for w in (
+        "the",
+        " the",
+        "hello",
+        " world",
+        "\n\n",
+        "  ",
+        "ing",
+        "tion",
+        "你好".encode(),
+        "🦙".encode(),
+        b"\xff\xfe",
+    ):
+        pieces.append(w if isinstance(w, bytes) else w.encode())
+    return {
+        "tokenizer.ggml.model": "rwkv",
+        "tokenizer.ggml.tokens": [esc(p) for p in pieces],
+        "tokenizer.ggml.token_type": [1] * len(pieces),
+    }
+
+
 # every tokenizer.ggml.pre name llama.cpp knows, with the one shared BPE vocabulary
 BPE_PRES = [
     "default", "llama-bpe", "deepseek-llm", "deepseek-coder", "deepseek-v3", "spark2_5", "youtu", "falcon", "mpt",
@@ -269,6 +395,8 @@ def write_gguf(meta: dict, path: Path) -> None:
             w.add_array(key, [float(v) for v in value])  # float32
         elif key == "tokenizer.ggml.token_type":
             w.add_array(key, [int(v) for v in value])  # int32
+        elif key == "tokenizer.ggml.precompiled_charsmap":
+            w.add_array(key, bytes(value))  # uint8
         elif key == "tokenizer.ggml.cls_token_id":
             w.add_uint32(key, value)
         elif isinstance(value, bool):
@@ -351,6 +479,9 @@ def main() -> None:
         ("spm_gemma", spm_vocab(True)),
         ("gemma4", gemma4_vocab()),
         ("wpm", wpm_vocab()),
+        ("ugm", ugm_vocab(False)),
+        ("ugm_charsmap", ugm_vocab(True)),
+        ("rwkv", rwkv_vocab()),
     ]:
         print(name, file=sys.stderr)
         suites[name] = {"metadata": meta, "cases": cases_for(peer, meta)}
@@ -370,7 +501,10 @@ def main() -> None:
         "ids": [list(k) for k in pool],
         "pre": compact,
     }
+    only = set(sys.argv[2:])
     for name, suite in suites.items():
+        if only and name not in only:
+            continue
         (HERE / f"{name}.json").write_text(json.dumps(suite, ensure_ascii=False, separators=(",", ":")) + "\n")
 
 

@@ -1,4 +1,4 @@
-// Entry points shared between the NEON kernel files (compiled with armv8.2-a+dotprod+fp16).
+// Entry points shared between the NEON kernel files (each compiled with -march=armv8.2-a+dotprod+fp16).
 #pragma once
 
 #include "cpu/kernels.h"
