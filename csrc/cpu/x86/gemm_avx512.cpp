@@ -682,6 +682,94 @@ inline void unpack_q6_K_row(const uint8_t* wb, KRow* o) {
     o->d = d;
 }
 
+// Q2_K: value = d * (sc & 15) * q - dmin * (sc >> 4), q in 0..3, 16 groups of 16.
+inline void unpack_q2_K_row(const uint8_t* wb, KRow* o) {
+    const __m256i three = _mm256_set1_epi8(3);
+    for (int h = 0; h < 2; ++h) {
+        const __m256i Q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wb + 16 + 32 * h));
+        __m256i v[4];
+        for (int j = 0; j < 4; ++j) v[j] = _mm256_and_si256(_mm256_srl_epi16(Q, _mm_cvtsi32_si128(2 * j)), three);
+        // 64-byte stores: the kernels load these lines whole, and a load spanning two stores cannot be forwarded
+        _mm512_store_si512(o->q + 128 * h, _mm512_inserti64x4(_mm512_castsi256_si512(v[0]), v[1], 1));
+        _mm512_store_si512(o->q + 128 * h + 64, _mm512_inserti64x4(_mm512_castsi256_si512(v[2]), v[3], 1));
+    }
+    const __m512i sc = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wb)));
+    _mm512_storeu_ps(o->gs, _mm512_cvtepi32_ps(_mm512_and_si512(sc, _mm512_set1_epi32(15))));
+    _mm512_storeu_ps(o->cc, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(sc, 4)), _mm512_set1_ps(-h2f(wb + 82))));
+    o->d = h2f(wb + 80);
+}
+
+// Q3_K: value = d * (sc - 32) * ((q & 3) - (hbit ? 0 : 4)); stored as (q & 3) + 4 * hbit (0..7), offset 4.
+inline void unpack_q3_K_row(const uint8_t* wb, KRow* o) {
+    const __m256i three = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);
+    const __m256i H = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wb));
+    for (int h = 0; h < 2; ++h) {
+        const __m256i Q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wb + 32 + 32 * h));
+        __m256i v[4];
+        for (int j = 0; j < 4; ++j) {
+            const __m256i lo = _mm256_and_si256(_mm256_srl_epi16(Q, _mm_cvtsi32_si128(2 * j)), three);
+            const __m256i hb = _mm256_and_si256(_mm256_srl_epi16(H, _mm_cvtsi32_si128(4 * h + j)), one);
+            v[j] = _mm256_or_si256(lo, _mm256_slli_epi16(hb, 2));
+        }
+        _mm512_store_si512(o->q + 128 * h, _mm512_inserti64x4(_mm512_castsi256_si512(v[0]), v[1], 1));
+        _mm512_store_si512(o->q + 128 * h + 64, _mm512_inserti64x4(_mm512_castsi256_si512(v[2]), v[3], 1));
+    }
+    // 16 six-bit scales: low 4 bits from byte g % 8 (high nibble for g >= 8), high 2 bits from byte 8 + g % 4
+    // shifted by 2 * (g / 4)
+    const uint8_t* sb = wb + 96;
+    const float d = h2f(wb + 108);
+    const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i b = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sb)));  // bytes 0..11
+    const __m512i lo =
+        _mm512_and_si512(_mm512_srlv_epi32(_mm512_permutexvar_epi32(_mm512_and_si512(lanes, _mm512_set1_epi32(7)), b),
+                                           _mm512_slli_epi32(_mm512_srli_epi32(lanes, 3), 2)),
+                         _mm512_set1_epi32(15));
+    const __m512i hi = _mm512_and_si512(
+        _mm512_srlv_epi32(_mm512_permutexvar_epi32(
+                              _mm512_add_epi32(_mm512_and_si512(lanes, _mm512_set1_epi32(3)), _mm512_set1_epi32(8)), b),
+                          _mm512_slli_epi32(_mm512_srli_epi32(lanes, 2), 1)),
+        _mm512_set1_epi32(3));
+    const __m512 sc =
+        _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_or_si512(lo, _mm512_slli_epi32(hi, 4)), _mm512_set1_epi32(32)));
+    _mm512_storeu_ps(o->gs, sc);
+    _mm512_storeu_ps(o->cc, _mm512_mul_ps(sc, _mm512_set1_ps(-4.0f * d)));
+    o->d = d;
+}
+
+// IQ4_XS: value = d * (ls - 32) * kvalues[nibble], 8 groups of 32; stored as kvalues + 128, offset 128.
+inline void unpack_iq4_xs_row(const uint8_t* wb, KRow* o) {
+    const __m256i table = _mm256_broadcastsi128_si256(
+        _mm_setr_epi8(1, 24, 45, 63, 79, 93, 106, 118, static_cast<char>(129), static_cast<char>(141),
+                      static_cast<char>(153), static_cast<char>(166), static_cast<char>(181), static_cast<char>(197),
+                      static_cast<char>(217), static_cast<char>(241)));
+    __m256i v[8];
+    for (int ib = 0; ib < 8; ++ib) {
+        const __m256i b =
+            _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wb + 8 + 16 * ib)));
+        const __m256i nib =
+            _mm256_and_si256(_mm256_srlv_epi64(b, _mm256_set_epi64x(4, 4, 0, 0)), _mm256_set1_epi8(0x0F));
+        v[ib] = _mm256_shuffle_epi8(table, nib);
+    }
+    for (int c = 0; c < 4; ++c)
+        _mm512_store_si512(o->q + 64 * c, _mm512_inserti64x4(_mm512_castsi256_si512(v[2 * c]), v[2 * c + 1], 1));
+    // ls(ib) = ((scales_l[ib / 2] >> 4 * (ib % 2)) & 15) | (((scales_h >> 2 * ib) & 3) << 4), lanes 0..7; written with
+    // whole-vector stores, as the kernels load them (a vector load over scalar stores cannot be forwarded)
+    const float d = h2f(wb);
+    const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m512i bl = _mm512_cvtepu8_epi32(_mm_cvtsi32_si128(static_cast<int>(ld32(wb + 4))));
+    const __m512i lo =
+        _mm512_and_si512(_mm512_srlv_epi32(_mm512_permutexvar_epi32(_mm512_srli_epi32(lanes, 1), bl),
+                                           _mm512_slli_epi32(_mm512_and_si512(lanes, _mm512_set1_epi32(1)), 2)),
+                         _mm512_set1_epi32(15));
+    const __m512i hi = _mm512_and_si512(_mm512_srlv_epi32(_mm512_set1_epi32(ld16(wb + 2)), _mm512_slli_epi32(lanes, 1)),
+                                        _mm512_set1_epi32(3));
+    const __m512 sc =
+        _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_or_si512(lo, _mm512_slli_epi32(hi, 4)), _mm512_set1_epi32(32)));
+    _mm512_storeu_ps(o->gs, sc);
+    _mm512_storeu_ps(o->cc, _mm512_mul_ps(sc, _mm512_set1_ps(-128.0f * d)));
+    o->d = d;
+}
+
 // kG: group size (32: Q4_K/Q5_K with 8 groups; 16: Q6_K with 16 groups)
 template <int kG, int R, int U, void (*Unpack)(const uint8_t*, KRow*), int kBytes>
 void panelK_rows(const uint8_t* w, size_t ws, const uint8_t* panel, size_t tile_bytes, int64_t nsb, const int* nt,
@@ -873,6 +961,71 @@ void panel_gemm_float(const void* w, size_t ws, int64_t nrows, int64_t k, const 
     }
 }
 
+// Matrix-vector (few tokens) for K-quants given by a KRow unpacker: elements in the lanes, vpdpbusd per 64 bytes,
+// group scales applied per lane in float (a group is 4 or 8 int32 lanes), group corrections through Q8_K's bsums.
+template <int kG, void (*Unpack)(const uint8_t*, KRow*), int kBytes>
+void gemv_K(const void* w, size_t ws, int64_t nrows, int64_t k, const void* xq, size_t xs, int64_t n, float* y,
+            int64_t ys) {
+    constexpr int kMaxTok = 8;
+    const auto* wb = static_cast<const uint8_t*>(w);
+    const auto* xb = static_cast<const uint8_t*>(xq);
+    const int64_t nsb = k / 256;
+    // lane i of chunk c (16 int32 lanes = 64 elements) belongs to group (64c + 4i) / kG
+    __m512i gidx[4];
+    for (int c = 0; c < 4; ++c) {
+        alignas(64) int32_t a[16];
+        for (int i = 0; i < 16; ++i) a[i] = (64 * c + 4 * i) / kG;
+        gidx[c] = _mm512_load_si512(a);
+    }
+    KRow kr;
+    for (int64_t t0 = 0; t0 < n; t0 += kMaxTok) {
+        const int nt = static_cast<int>(n - t0 < kMaxTok ? n - t0 : kMaxTok);
+        for (int64_t r = 0; r < nrows; ++r) {
+            __m512 acc[kMaxTok];
+            for (int t = 0; t < nt; ++t) acc[t] = _mm512_setzero_ps();
+            for (int64_t sb = 0; sb < nsb; ++sb) {
+                Unpack(wb + r * ws + sb * kBytes, &kr);
+                const __m512 gs = _mm512_loadu_ps(kr.gs), cc = _mm512_loadu_ps(kr.cc);
+                __m512i q[4];
+                __m512 gsv[4];
+                for (int c = 0; c < 4; ++c) {
+                    q[c] = _mm512_load_si512(kr.q + 64 * c);
+                    gsv[c] = _mm512_permutexvar_ps(gidx[c], gs);
+                }
+                for (int t = 0; t < nt; ++t) {
+                    const uint8_t* xt = xb + (t0 + t) * xs + sb * kQ8KBytes;
+                    float dx;
+                    std::memcpy(&dx, xt, 4);
+                    __m512 fc[4];  // independent per chunk: no dependency chain through the four chunks
+                    for (int c = 0; c < 4; ++c) {
+                        const __m512i p =
+                            _mm512_dpbusd_epi32(_mm512_setzero_si512(), q[c], _mm512_loadu_si512(xt + 4 + 64 * c));
+                        fc[c] = _mm512_mul_ps(_mm512_cvtepi32_ps(p), gsv[c]);
+                    }
+                    const __m512 f = _mm512_add_ps(_mm512_add_ps(fc[0], fc[1]), _mm512_add_ps(fc[2], fc[3]));
+                    // corrections: sum over groups of cc[g] * dx * (sum of the group's q); bsums are per 16
+                    const __m512 bs = _mm512_cvtepi32_ps(
+                        _mm512_cvtepi16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xt + 260))));
+                    __m512 corr;
+                    if constexpr (kG == 16) {
+                        corr = _mm512_mul_ps(cc, bs);
+                    } else {  // group j of 32 = bsums 2j and 2j+1: spread cc[j] over both
+                        corr = _mm512_mul_ps(
+                            _mm512_permutexvar_ps(
+                                _mm512_srli_epi32(
+                                    _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), 1),
+                                cc),
+                            bs);
+                    }
+                    acc[t] = _mm512_fmadd_ps(f, _mm512_set1_ps(kr.d * dx), acc[t]);
+                    acc[t] = _mm512_fmadd_ps(corr, _mm512_set1_ps(dx), acc[t]);
+                }
+            }
+            for (int t = 0; t < nt; ++t) y[(t0 + t) * ys + r] = _mm512_reduce_add_ps(acc[t]);
+        }
+    }
+}
+
 // Small n: the row-major tiles; n >= kPanelMinTokens: token panels.
 template <GemmFn Small, GemmFn Panel>
 void gemm_auto(const void* w, size_t ws, int64_t nrows, int64_t k, const void* xq, size_t xs, int64_t n, float* y,
@@ -900,6 +1053,12 @@ void fill_gemm(Kernels& t) {
     set(DType::Q4_K, gemm_auto<gemm<FamQ45K<false>>, panel_gemmK<32, unpack_q45_K_row<false>, sizeof(block_q4_K)>>);
     set(DType::Q5_K, gemm_auto<gemm<FamQ45K<true>>, panel_gemmK<32, unpack_q45_K_row<true>, sizeof(block_q5_K)>>);
     set(DType::Q6_K, gemm_auto<gemm<FamQ6K>, panel_gemmK<16, unpack_q6_K_row, sizeof(block_q6_K)>>);
+    set(DType::Q2_K, gemm_auto<gemv_K<16, unpack_q2_K_row, sizeof(block_q2_K)>,
+                               panel_gemmK<16, unpack_q2_K_row, sizeof(block_q2_K)>>);
+    set(DType::Q3_K, gemm_auto<gemv_K<16, unpack_q3_K_row, sizeof(block_q3_K)>,
+                               panel_gemmK<16, unpack_q3_K_row, sizeof(block_q3_K)>>);
+    set(DType::IQ4_XS, gemm_auto<gemv_K<32, unpack_iq4_xs_row, sizeof(block_iq4_xs)>,
+                                 panel_gemmK<32, unpack_iq4_xs_row, sizeof(block_iq4_xs)>>);
 }
 
 }  // namespace lc::cpu::avx512
