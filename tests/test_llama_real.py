@@ -117,7 +117,8 @@ def test_chat_completion_gemma3(gemma3):
 
 def test_prefix_reuse_on_the_real_cache(smollm2_path):
     """A prompt that extends what the cache holds evaluates only the new tokens and answers exactly as a fresh model
-    given the same calls, i.e. the cache kept and truncated is the cache recomputed (an engine's numerics depend a little on how a prompt is split into batches, as
+    given the same calls, i.e. the cache kept and truncated is the cache recomputed (an engine's numerics depend a
+    little on how a prompt is split into batches, as
     llama.cpp's do, so one-batch evaluation is only close: small KL). A prompt with nothing in common afterwards
     answers exactly as a fresh model."""
     base = "The three primary colours are red, green and"
