@@ -356,7 +356,144 @@ void f_attn_accum(const float* w, int64_t w_stride, int G, const void* v, size_t
     }
 }
 
+// ---- prefill attention block, query rows in the lanes ----
+constexpr int kRowVecs = 4;                   // row vectors per pass (64 or 32 rows)
+constexpr int kMaxAttnRowVecs = 1024 / S::W;  // R <= 1024 (16 tokens x 64 heads per KV head)
+constexpr int kCellsPerPass = S::W == 16 ? 4 : 2;
+
+// s[j][rows of this pass] = qt^T kf_j for cells j in [j0, j0 + JC)
+template <int RV, int JC>
+inline void qk_cells(const float* qt, int64_t R, int64_t d, const float* kf, int64_t j0, float* s) {
+    typename S::V acc[JC][RV];
+    for (int jj = 0; jj < JC; ++jj)
+        for (int v = 0; v < RV; ++v) acc[jj][v] = S::zero();
+    for (int64_t i = 0; i < d; ++i) {
+        typename S::V q[RV];
+        for (int v = 0; v < RV; ++v) q[v] = S::load(qt + i * R + v * S::W);
+        for (int jj = 0; jj < JC; ++jj) {
+            const typename S::V k = S::set1(kf[(j0 + jj) * d + i]);
+            for (int v = 0; v < RV; ++v) acc[jj][v] = S::fmadd(k, q[v], acc[jj][v]);
+        }
+    }
+    for (int jj = 0; jj < JC; ++jj)
+        for (int v = 0; v < RV; ++v) S::store(s + (j0 + jj) * R + v * S::W, acc[jj][v]);
+}
+
+template <int RV>
+inline void qk_pass(const float* qt, int64_t R, int64_t d, const float* kf, int64_t nb, float* s) {
+    int64_t j = 0;
+    for (; j + kCellsPerPass <= nb; j += kCellsPerPass) qk_cells<RV, kCellsPerPass>(qt, R, d, kf, j, s);
+    for (; j < nb; ++j) qk_cells<RV, 1>(qt, R, d, kf, j, s);
+}
+
+// tanh(x) = 1 - 2 / (1 + e^(2x)) (absolute error ~1e-7: fine for soft-capped logits)
+inline typename S::V v_tanh(typename S::V x) {
+    const typename S::V e = S::exp(S::add(x, x));
+    return S::sub(S::set1(1.0f), S::div(S::set1(2.0f), S::add(S::set1(1.0f), e)));
+}
+
+// o rows [r0, r0 + RR) += sum_j p[j][r] * vf[j], p = s ([nb, R]), dv columns [i0, i0 + CV * W)
+template <int RR, int CV>
+inline void pv_chunkT(const float* s, int64_t R, int64_t r0, const float* vf, int64_t dv, int64_t nb, float* o,
+                      int64_t i0) {
+    typename S::V a[RR][CV];
+    for (int r = 0; r < RR; ++r)
+        for (int c = 0; c < CV; ++c) a[r][c] = S::load(o + (r0 + r) * dv + i0 + c * S::W);
+    for (int64_t j = 0; j < nb; ++j) {
+        typename S::V v[CV];
+        for (int c = 0; c < CV; ++c) v[c] = S::load(vf + j * dv + i0 + c * S::W);
+        for (int r = 0; r < RR; ++r) {
+            const typename S::V pj = S::set1(s[j * R + r0 + r]);
+            for (int c = 0; c < CV; ++c) a[r][c] = S::fmadd(pj, v[c], a[r][c]);
+        }
+    }
+    for (int r = 0; r < RR; ++r)
+        for (int c = 0; c < CV; ++c) S::store(o + (r0 + r) * dv + i0 + c * S::W, a[r][c]);
+}
+
+constexpr int kPvVecs = S::W == 16 ? 8 : 4;
+
+template <int RR>
+inline void pv_rowsT(const float* s, int64_t R, int64_t r0, const float* vf, int64_t dv, int64_t nb, float* o) {
+    int64_t i0 = 0;
+    for (; i0 + kPvVecs * S::W <= dv; i0 += kPvVecs * S::W) pv_chunkT<RR, kPvVecs>(s, R, r0, vf, dv, nb, o, i0);
+    if (i0 + 4 * S::W <= dv) pv_chunkT<RR, 4>(s, R, r0, vf, dv, nb, o, i0), i0 += 4 * S::W;
+    if (i0 + 2 * S::W <= dv) pv_chunkT<RR, 2>(s, R, r0, vf, dv, nb, o, i0), i0 += 2 * S::W;
+    if (i0 + S::W <= dv) pv_chunkT<RR, 1>(s, R, r0, vf, dv, nb, o, i0), i0 += S::W;
+    for (int r = 0; r < RR; ++r)
+        for (int64_t ii = i0; ii < dv; ++ii)
+            for (int64_t j = 0; j < nb; ++j) o[(r0 + r) * dv + ii] += s[j * R + r0 + r] * vf[j * dv + ii];
+}
+
+void f_attn_block(const float* qt, int64_t R, int64_t d, const float* kf, const float* vf, int64_t dv, int64_t nb,
+                  float softcap, const int32_t* qpos, const int32_t* kvpos, int32_t window, const float* offs, float* s,
+                  float* m, float* l, float* o) {
+    // 1. scores [nb, R]
+    for (int64_t r0 = 0; r0 < R;) {
+        const int64_t left = (R - r0) / S::W;
+        switch (left >= kRowVecs ? kRowVecs : left) {
+            case 4: qk_pass<4>(qt + r0, R, d, kf, nb, s + r0), r0 += 4 * S::W; break;
+            case 3: qk_pass<3>(qt + r0, R, d, kf, nb, s + r0), r0 += 3 * S::W; break;
+            case 2: qk_pass<2>(qt + r0, R, d, kf, nb, s + r0), r0 += 2 * S::W; break;
+            default: qk_pass<1>(qt + r0, R, d, kf, nb, s + r0), r0 += S::W; break;
+        }
+    }
+    // 2. cap, visibility, online softmax, per row vector
+    const typename S::V ninf = S::set1(-INFINITY);
+    const typename S::V wlim = S::set1(window > 0 ? static_cast<float>(window) : INFINITY);
+    typename S::V qpf[kMaxAttnRowVecs];
+    if (!offs) {
+        for (int64_t v = 0; v < R; v += S::W) {
+            alignas(64) float a[S::W];
+            for (int u = 0; u < S::W; ++u) a[u] = static_cast<float>(qpos[v + u]);
+            qpf[v / S::W] = S::load(a);
+        }
+    }
+    alignas(64) float fac[S::W];
+    for (int64_t v = 0; v < R; v += S::W) {
+        typename S::V bmax = ninf;
+        for (int64_t j = 0; j < nb; ++j) {
+            typename S::V x = S::load(s + j * R + v);
+            if (softcap > 0.0f) x = S::mul(S::set1(softcap), v_tanh(x));
+            if (offs) {
+                x = S::add(x, S::load(offs + j * R + v));
+            } else if (kvpos[j] < 0) {
+                x = ninf;  // empty cell
+            } else {       // visible iff 0 <= qpos - kvpos < window (positions < 2^24: exact in float)
+                const typename S::V dist = S::sub(qpf[v / S::W], S::set1(static_cast<float>(kvpos[j])));
+                x = S::add(x, S::in_range(dist, wlim));
+            }
+            S::store(s + j * R + v, x);
+            bmax = S::max(bmax, x);
+        }
+        const typename S::V mo = S::load(m + v);
+        const typename S::V mn = S::max(mo, bmax);
+        alignas(64) float mn_a[S::W], base_a[S::W];
+        S::store(mn_a, mn);
+        for (int u = 0; u < S::W; ++u) base_a[u] = mn_a[u] == -INFINITY ? 0.0f : mn_a[u];
+        const typename S::V base = S::load(base_a);
+        const typename S::V f = S::exp(S::sub(mo, base));
+        S::store(fac, f);
+        S::store(m + v, mn);
+        typename S::V sum = S::mul(S::load(l + v), f);
+        for (int64_t j = 0; j < nb; ++j) {
+            const typename S::V pj = S::exp(S::sub(S::load(s + j * R + v), base));
+            S::store(s + j * R + v, pj);
+            sum = S::add(sum, pj);
+        }
+        S::store(l + v, sum);
+        for (int u = 0; u < S::W; ++u) {
+            if (fac[u] != 1.0f) f_vscale(o + (v + u) * dv, fac[u], dv);
+        }
+    }
+    // 3. o += p v
+    int64_t r = 0;
+    for (; r + 2 <= R; r += 2) pv_rowsT<2>(s, R, r, vf, dv, nb, o);
+    for (; r < R; ++r) pv_rowsT<1>(s, R, r, vf, dv, nb, o);
+}
+
 void fill_float_ops_impl(Kernels& t) {
+    t.attn_block = f_attn_block;
     t.attn_scores[0] = f_attn_scores<KvF32>;
     t.attn_scores[1] = f_attn_scores<KvF16>;
     t.attn_accum[0] = f_attn_accum<KvF32>;

@@ -203,6 +203,43 @@ void attn_accum(const float* w, int64_t w_stride, int G, const void* v, size_t c
     }
 }
 
+void attn_block(const float* qt, int64_t R, int64_t d, const float* kf, const float* vf, int64_t dv, int64_t nb,
+                float softcap, const int32_t* qpos, const int32_t* kvpos, int32_t window, const float* offs, float* s,
+                float* m, float* l, float* o) {
+    for (int64_t r = 0; r < R; ++r) {
+        float bmax = -INFINITY;
+        for (int64_t j = 0; j < nb; ++j) {
+            float x = 0.0f;
+            for (int64_t i = 0; i < d; ++i) x += qt[i * R + r] * kf[j * d + i];
+            if (softcap > 0.0f) x = softcap * std::tanh(x);
+            float off;
+            if (offs) {
+                off = offs[j * R + r];
+            } else {
+                const int32_t kp = kvpos[j], qp = qpos[r];
+                off = kp >= 0 && kp <= qp && (window <= 0 || qp - kp < window) ? 0.0f : -INFINITY;
+            }
+            x += off;
+            s[j * R + r] = x;
+            bmax = std::fmax(bmax, x);
+        }
+        const float mn = std::fmax(m[r], bmax);
+        const float base = mn == -INFINITY ? 0.0f : mn;  // a row that has seen nothing keeps zeros
+        const float f = std::exp(m[r] - base);
+        if (f != 1.0f) {
+            l[r] *= f;
+            for (int64_t i = 0; i < dv; ++i) o[r * dv + i] *= f;
+        }
+        m[r] = mn;
+        for (int64_t j = 0; j < nb; ++j) {
+            const float pj = std::exp(s[j * R + r] - base);
+            l[r] += pj;
+            if (pj == 0.0f) continue;
+            for (int64_t i = 0; i < dv; ++i) o[r * dv + i] += pj * vf[j * dv + i];
+        }
+    }
+}
+
 void deq_f32(const void* x, float* y, int64_t k) { std::memcpy(y, x, k * sizeof(float)); }
 void deq_f16(const void* x, float* y, int64_t k) {
     const uint16_t* h = static_cast<const uint16_t*>(x);
@@ -247,6 +284,7 @@ void fill_float_ops(Kernels& t) {
     t.attn_accum[0] = attn_accum<0>;
     t.attn_accum[1] = attn_accum<1>;
     t.attn_accum[2] = attn_accum<2>;
+    t.attn_block = attn_block;
     t.vscale = vscale;
     t.exp_sum = exp_sum;
     t.dequantize[static_cast<int>(DType::F32)] = deq_f32;
