@@ -7,15 +7,6 @@ import sys
 
 import pytest
 
-try:
-    import llamacore.engine  # noqa: F401
-
-    HAVE_ENGINE = True
-except ImportError:
-    HAVE_ENGINE = False
-# TODO(engine): remove this skip once llamacore.engine has landed
-needs_engine = pytest.mark.skipif(not HAVE_ENGINE, reason="llamacore.engine has not landed yet")
-
 
 def llamacore(*args: str, stdin: str | None = None, timeout: float = 240) -> subprocess.CompletedProcess:
     return subprocess.run(
@@ -27,7 +18,6 @@ def llamacore(*args: str, stdin: str | None = None, timeout: float = 240) -> sub
     )
 
 
-@needs_engine
 def test_run_default_model_answers():
     """The README's command: no model named, the catalog's smollm2-135m-instruct answers through its template."""
     r = llamacore("run", "-p", "Why is the sky blue?", "-n", "32", "--temp", "0")
@@ -38,7 +28,6 @@ def test_run_default_model_answers():
     assert again.stdout == r.stdout  # greedy: the same answer
 
 
-@needs_engine
 def test_run_raw_and_options(gemma3_path, smollm2_path):
     r = llamacore("run", str(gemma3_path), "-p", "The capital of France is", "-n", "8", "--temp", "0", "-c", "256",
                   "-t", "2")  # fmt: skip
@@ -76,7 +65,6 @@ def test_run_needs_a_prompt_on_a_terminal():
     assert child.exitstatus == 1
 
 
-@needs_engine
 def test_chat_real_model_in_a_terminal(smollm2_path):
     pexpect = pytest.importorskip("pexpect")
     child = pexpect.spawn(sys.executable, ["-m", "llamacore", "chat", str(smollm2_path), "--temp", "0", "-n", "200"],
@@ -87,6 +75,7 @@ def test_chat_real_model_in_a_terminal(smollm2_path):
     answer = child.before
     assert "Paris" in answer or len(answer.strip()) > 20
     child.sendline("Write a very long story about a llama.")
+    child.expect("llama.\r\n")  # the terminal's echo of the question
     child.expect(r"\w+ \w+ \w+")  # the answer started streaming
     child.sendintr()
     child.expect(r"\[stopped\]")

@@ -216,11 +216,19 @@ def test_prefix_reuse_evaluates_only_the_new_tokens():
     assert eng.decoded - before == 7 + 3
     assert second["choices"][0]["text"] == greedy_text(script, 17, 4)
     assert first["choices"][0]["text"] == greedy_text(script, 10, 4)
-    # the same prompt again: everything up to its last token is cached; that one token is fed again
+    # the same prompt again: all of it is cached, with the logits after its end: nothing of it is evaluated
     before = eng.decoded
     third = llm("Once upon a time", max_tokens=4, temperature=0)
-    assert eng.decoded - before == 1 + 3
+    assert eng.decoded - before == 0 + 3
     assert third["choices"][0]["text"] == second["choices"][0]["text"]
+    # a shorter prompt that the cache holds, whose end logits were not kept: its last token is fed again
+    before = eng.decoded
+    assert llm("Once upon", max_tokens=4, temperature=0)["choices"][0]["text"] == first["choices"][0]["text"]
+    assert eng.decoded - before == 1 + 3
+    # and back to the longer one: the kept end logits now belong to "Once upon", so " a time" is evaluated
+    before = eng.decoded
+    assert llm("Once upon a time", max_tokens=4, temperature=0)["choices"][0]["text"] == third["choices"][0]["text"]
+    assert eng.decoded - before == 7 + 3
 
 
 def test_generate_reuses_prefix_and_accepts_reset_false():

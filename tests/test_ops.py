@@ -565,6 +565,43 @@ def test_attention_sliding_window_softcap_and_mask(level):
     assert not got[2].any()
 
 
+@pytest.mark.parametrize("cache", ["F16", "Q8_0"])
+def test_attention_prefill_tiles(level, cache):
+    """Multi-token calls (the tiled path): several 16-token tiles, a partial last tile, blocks of 64 cells, GQA groups
+    of 1, 3 and 8 heads, sliding window and soft-capping, positions and mask modes."""
+    rng = np.random.default_rng(22)
+    for T, H, Hkv, D, n_past, window, cap in [
+        (40, 6, 2, 64, 110, 0, 0.0),
+        (21, 3, 3, 32, 0, 0, 0.0),
+        (17, 8, 1, 128, 60, 50, 20.0),
+    ]:
+        n_kv = n_past + T
+        q = rng.standard_normal((T, H, D)).astype(np.float32)
+        kf = rng.standard_normal((n_kv, Hkv, D)).astype(np.float32)
+        vf = rng.standard_normal((n_kv, Hkv, D)).astype(np.float32)
+        if cache == "F16":
+            k, v = kf.astype(np.float16), vf.astype(np.float16)
+            kd, vd = k.astype(np.float64), v.astype(np.float64)
+        else:
+            (k, kd), (v, vd) = q8_0_cache(kf), q8_0_cache(vf)
+        kv_pos = rng.permutation(n_kv).astype(np.int32)
+        kv_pos[rng.integers(0, n_kv, 5)] = -1
+        q_pos = np.arange(n_kv - T, n_kv, dtype=np.int32)
+        kw = dict(k_type=cache, v_type=cache, n_head_kv=Hkv, scale=1 / math.sqrt(D), softcap=cap)
+        got = ops.attention(q, k, v, q_pos=q_pos, kv_pos=kv_pos, sliding_window=window, **kw)
+        ref = np_attention(q, kd, vd, Hkv, q_pos, kv_pos, 1 / math.sqrt(D), cap, window)
+        np.testing.assert_allclose(got, ref, rtol=0, atol=3e-5, err_msg=f"T={T} H={H} Hkv={Hkv}")
+        for nt in (1, 3):
+            again = ops.attention(q, k, v, q_pos=q_pos, kv_pos=kv_pos, sliding_window=window, n_threads=nt, **kw)
+            assert np.array_equal(again, got)
+        mask = np.where(rng.random((T, n_kv)) < 0.4, -np.inf, rng.standard_normal((T, n_kv)) * 0.2).astype(np.float32)
+        mask[T // 2] = -np.inf
+        got = ops.attention(q, k, v, mask=mask, **kw)
+        ref = np_attention(q, kd, vd, Hkv, None, None, 1 / math.sqrt(D), cap, mask=mask)
+        np.testing.assert_allclose(got, ref, rtol=0, atol=3e-5)
+        assert not got[T // 2].any()
+
+
 def test_attention_threads_agree():
     rng = np.random.default_rng(19)
     q = rng.standard_normal((1, 4, 256)).astype(np.float32)  # decode, one KV head (Gemma 3 270M shape)
@@ -582,3 +619,42 @@ def test_attention_rejects_bad_parameters():
         ops.attention(q, k, k, n_head_kv=2, q_pos=[0], kv_pos=[0, 1, 2, 3])
     with pytest.raises(ValueError, match="q_pos and kv_pos"):
         ops.attention(np.zeros((1, 2, 64), np.float32), k, k, n_head_kv=2)
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# real weights: every quantized format of the two models, through matmul and get_rows on every level
+# ------------------------------------------------------------------------------------------------------------------
+
+
+def real_tensors(path, rows: int):
+    """One 2-D tensor per format of the file (the first rows of it), as (name, type name, raw rows, k)."""
+    from llamacore.gguf import GGUFFile
+
+    out, seen = [], set()
+    with GGUFFile(path) as f:
+        for t in f.tensors.values():
+            name = t.type.name
+            if len(t.shape) != 2 or name in seen or name not in ops.TYPE_IDS:
+                continue
+            seen.add(name)
+            raw = np.array(t.data).reshape(t.shape[1], -1)[:rows]  # copy out of the mmap
+            out.append((t.name, name, raw, t.shape[0]))
+    return out
+
+
+@pytest.mark.parametrize("model", ["smollm2", "gemma3"])
+def test_matmul_and_get_rows_on_real_weights(level, model, request):
+    path = request.getfixturevalue(f"{model}_path")
+    rng = np.random.default_rng(21)
+    for name, wtype, w, k in real_tensors(path, 96):
+        wd = dequantize(w, wtype, k)
+        for n in (1, 19):
+            x = rng.standard_normal((n, k)).astype(np.float32)
+            xq = ops.quantize_act(wtype, x)
+            xd = dequantize_act(xq, ops.act_type(wtype), k)
+            ref = xd @ wd.T + q8_1_sum_correction(w, wtype, xq)
+            bound = np.abs(xd) @ np.abs(wd).T
+            y = ops.matmul(w, wtype, x)
+            assert np.all(np.abs(y - ref) <= 3e-6 * bound), f"{model} {name} ({wtype}) n={n}"
+        ids = [0, 95, 7]
+        assert np.array_equal(ops.get_rows(w, wtype, k, ids), wd[ids].astype(np.float32)), f"{model} {name}"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tokenizer_metadata import load_tokenizer, read_metadata
+from tokenizer_metadata import load_tokenizer, read_tokens
 
 from llamacore.tokenizer import StreamingDetokenizer
 
@@ -28,7 +28,7 @@ def smollm2(smollm2_path):
 @pytest.fixture(scope="module")
 def smollm2_lost_bytes(smollm2_path) -> bytes:
     """Bytes whose GPT-2 alphabet character is no token of SmolLM2 (0xF1, 0xFF, ...): llama.cpp drops them."""
-    tokens = set(read_metadata(str(smollm2_path))["tokenizer.ggml.tokens"])
+    tokens = set(read_tokens(str(smollm2_path)))
     return bytes(b for b, ch in gpt2_byte_alphabet().items() if ch not in tokens)
 
 

@@ -109,3 +109,24 @@ def test_unigram_normalisation():
     assert plain.tokenize("ﬁne", add_bos=False) != plain.tokenize("fine", add_bos=False)
     ids = tok.tokenize("hello", add_bos=True)
     assert ids[-1] == tok.token_eos() == 1 and tok.token_bos() == -1  # T5 adds EOS, has no BOS
+
+
+def test_native_detokenize_cleans_spaces_like_llama_cpp():
+    # llama_detokenize's clean-up for BPE models (clean_spaces); expected strings from llama.cpp
+    tok = Tokenizer.from_metadata({**BPE["metadata"], "tokenizer.ggml.pre": "gpt-2"})
+    cases = {
+        "Hello , world ! Is it ? Yes . ok": "Hello, world! Is it? Yes. ok",
+        "a ' b": "a'b",
+        "it 's me , I 'm , we 're , you 've , they 'll , I 'd , don 't": (
+            "it's me, I'm, we're, you've, they 'll, I 'd, don 't"
+        ),
+        "x ' y ' z": "x'y'z",
+        " ' ": "'",
+        "end .": "end.",
+    }
+    for text, want in cases.items():
+        ids = tok.tokenize(text, add_bos=False)
+        assert tok.detokenize_native(ids).decode() == want
+        assert tok.detokenize(ids).decode() == text  # llama-cpp-python's detokenize leaves the text alone
+    smollm = Tokenizer.from_metadata({**BPE["metadata"], "tokenizer.ggml.pre": "smollm"})  # no clean-up there
+    assert smollm.detokenize_native(smollm.tokenize("end .", add_bos=False)) == b"end ."

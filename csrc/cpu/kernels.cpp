@@ -23,24 +23,33 @@ void fill_generic(Kernels& t) {
 
 namespace {
 
+// Each level's filler is compiled with that level's flags and may itself use its instructions (the compiler merges the
+// pointer stores into vector stores), so it only runs when the CPU has the level. Levels the CPU lacks keep a copy of
+// the generic table, which set_cpu_level() never selects anyway.
 struct Tables {
     Kernels lv[4];
     Tables() {
         fill_generic(lv[0]);
         for (int i = 1; i < 4; ++i) lv[i] = lv[0];
 #if defined(LC_HAVE_AVX2)
-        fill_avx2(lv[static_cast<int>(CpuLevel::avx2)]);
-        lv[static_cast<int>(CpuLevel::avx2)].level = CpuLevel::avx2;
+        if (cpu_level_supported(CpuLevel::avx2)) {
+            fill_avx2(lv[static_cast<int>(CpuLevel::avx2)]);
+            lv[static_cast<int>(CpuLevel::avx2)].level = CpuLevel::avx2;
+        }
 #endif
 #if defined(LC_HAVE_AVX512)
-        // AVX-512 builds on the AVX2 table: what it does not override stays AVX2.
-        lv[static_cast<int>(CpuLevel::avx512)] = lv[static_cast<int>(CpuLevel::avx2)];
-        fill_avx512(lv[static_cast<int>(CpuLevel::avx512)]);
-        lv[static_cast<int>(CpuLevel::avx512)].level = CpuLevel::avx512;
+        if (cpu_level_supported(CpuLevel::avx512)) {
+            // AVX-512 builds on the AVX2 table: what it does not override stays AVX2 (AVX-512 CPUs have AVX2).
+            lv[static_cast<int>(CpuLevel::avx512)] = lv[static_cast<int>(CpuLevel::avx2)];
+            fill_avx512(lv[static_cast<int>(CpuLevel::avx512)]);
+            lv[static_cast<int>(CpuLevel::avx512)].level = CpuLevel::avx512;
+        }
 #endif
 #if defined(LC_HAVE_NEON)
-        fill_neon(lv[static_cast<int>(CpuLevel::neon)]);
-        lv[static_cast<int>(CpuLevel::neon)].level = CpuLevel::neon;
+        if (cpu_level_supported(CpuLevel::neon)) {
+            fill_neon(lv[static_cast<int>(CpuLevel::neon)]);
+            lv[static_cast<int>(CpuLevel::neon)].level = CpuLevel::neon;
+        }
 #endif
     }
 };

@@ -51,6 +51,25 @@ struct Kernels {
     // attention, indexed by cache type slot: 0 = F32, 1 = F16, 2 = Q8_0
     KDotFn kdot[3];
     VAxpyFn vaxpy[3];
+    // Attention blocks for G query heads sharing one KV head, over n cells of a cache type slot (0 F32, 1 F16, 2 Q8_0):
+    //   scores: s[g * s_stride + j] = cap(scale * q_g . k_j) + offs[j], or -inf where offs[j] is -inf (cell hidden);
+    //           cap(x) = softcap * tanh(x / softcap) when softcap > 0 (scale is passed already divided by softcap)
+    //   accum:  acc[g * dv + i] += sum_j w[g * w_stride + j] * v_j[i]
+    void (*attn_scores[3])(const float* q, int64_t q_stride, int G, const void* k, size_t cell_stride,
+                           const float* offs, int64_t n, int64_t d, float scale, float softcap, float* s,
+                           int64_t s_stride);
+    void (*attn_accum[3])(const float* w, int64_t w_stride, int G, const void* v, size_t cell_stride, int64_t n,
+                          int64_t dv, float* acc);
+    // One block (nb <= 64 cells) of the multi-token (prefill) attention for R query rows, R a multiple of 16:
+    //   qt [d, R]: the rows' queries, transposed and pre-scaled; kf [nb, d], vf [nb, dv]: the block's K and V in f32
+    //   visibility: offs [nb, R] additive (-inf hidden) when not null, else positions: cell j is visible to row r iff
+    //     kvpos[j] >= 0, kvpos[j] <= qpos[r] and (window <= 0 or qpos[r] - kvpos[j] < window)
+    //   score = softcap > 0 ? softcap * tanh(qk) : qk, plus the offset
+    //   online softmax state per row: m (running max), l (running sum), o [R, dv] (unnormalised output)
+    //   s: scratch [64, R]
+    void (*attn_block)(const float* qt, int64_t R, int64_t d, const float* kf, const float* vf, int64_t dv, int64_t nb,
+                       float softcap, const int32_t* qpos, const int32_t* kvpos, int32_t window, const float* offs,
+                       float* s, float* m, float* l, float* o);
     // y *= s over n (rescaling the online-softmax accumulator)
     void (*vscale)(float* y, float s, int64_t n);
     // y[i] = exp(x[i] - m), returns the sum

@@ -22,12 +22,15 @@ constexpr int kNthBits = 16;
 inline uint64_t make_word(uint64_t gen, int nth) { return (gen << kNthBits) | static_cast<uint64_t>(nth); }
 inline int word_nth(uint64_t w) { return static_cast<int>(w & ((1u << kNthBits) - 1)); }
 
-// Spin politely: pause, and yield the core now and then in case the thread we wait for was preempted.
+// Spin politely: pause for a few microseconds (a barrier between two kernels normally opens within that), then
+// yield the core between short spins: when the machine has more runnable threads than cores, the thread we wait
+// for may be waiting for this very core, and spinning through our time slice only delays it.
 struct Spinner {
     unsigned n = 0;
     void spin() {
         LC_PAUSE();
-        if (++n % 4096 == 0) std::this_thread::yield();
+        ++n;
+        if (n >= 256 && n % 32 == 0) std::this_thread::yield();
     }
 };
 
@@ -115,7 +118,9 @@ void ThreadPool::worker_main(int ith) {
             while ((w = generation_.load(std::memory_order_acquire)) == seen &&
                    !stop_.load(std::memory_order_relaxed)) {
                 LC_PAUSE();
-                if (++n % 256 == 0 && clock::now() > deadline) {
+                if (++n % 256 != 0) continue;
+                std::this_thread::yield();  // polite while polling (see Spinner)
+                if (clock::now() > deadline) {
                     sleepers_.fetch_add(1, std::memory_order_seq_cst);
                     {
                         std::unique_lock<std::mutex> lock(sleep_mutex_);

@@ -4,7 +4,6 @@
 //
 // Words repeat, so each call keeps a word -> ids cache; merges are looked up by symbol ids, not strings.
 #include <algorithm>
-#include <unordered_map>
 
 #include "tokenizer/impl.h"
 #include "tokenizer/unicode.h"
@@ -34,7 +33,7 @@ struct BigramGreater {
 
 }  // namespace
 
-void TokenizerImpl::tokenize_bpe(std::string_view fragment, std::vector<int32_t>& out) const {
+void TokenizerImpl::tokenize_bpe(std::string_view fragment, std::vector<int32_t>& out, WordCache& cache) const {
     std::string escaped;
     if (escape_whitespaces) {
         escaped.reserve(fragment.size() + 16);
@@ -58,8 +57,6 @@ void TokenizerImpl::tokenize_bpe(std::string_view fragment, std::vector<int32_t>
 
     const bool byte_encode = pretok->byte_encode();
     const bool gemma4 = pre_type == "gemma4";
-    std::unordered_map<std::string_view, std::pair<uint32_t, uint32_t>> cache;  // word -> ids in `arena`
-    std::vector<int32_t> arena;
     std::string word;
     std::vector<Symbol> symbols;
     std::vector<Bigram> heap;
@@ -77,12 +74,7 @@ void TokenizerImpl::tokenize_bpe(std::string_view fragment, std::vector<int32_t>
         cpt_pos += len;
         if (raw.empty()) continue;
 
-        const auto hit = cache.find(raw);
-        if (hit != cache.end()) {
-            out.insert(out.end(), arena.begin() + hit->second.first,
-                       arena.begin() + hit->second.first + hit->second.second);
-            continue;
-        }
+        if (cache.lookup(raw, out)) continue;
         const size_t first_out = out.size();
 
         word.clear();
@@ -160,8 +152,7 @@ void TokenizerImpl::tokenize_bpe(std::string_view fragment, std::vector<int32_t>
                 }
             }
         }
-        cache.emplace(raw, std::make_pair(uint32_t(arena.size()), uint32_t(out.size() - first_out)));
-        arena.insert(arena.end(), out.begin() + long(first_out), out.end());
+        cache.store(raw, out, first_out);
     }
 }
 

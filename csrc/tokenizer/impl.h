@@ -90,9 +90,32 @@ struct TokenizerImpl {
     // RWKV: token texts unescaped
     ByteTrie rwkv_tokens;
 
+    // Words (BPE) and pieces (SentencePiece) repeat: one tokenize() call remembers the ids of each it has done.
+    struct WordCache {
+        StringTable words;
+        StringIdMap index;
+        std::vector<std::pair<uint32_t, uint32_t>> spans;  // word -> its ids in `ids`
+        std::vector<int32_t> ids;
+        WordCache() { index.reset(&words, 1024); }
+        // appends the ids of `word` to out and returns true when it is known
+        bool lookup(std::string_view word, std::vector<int32_t>& out) const {
+            const int32_t w = index.find(word);
+            if (w == StringIdMap::kNone) return false;
+            const auto& sp = spans[size_t(w)];
+            out.insert(out.end(), ids.begin() + sp.first, ids.begin() + sp.first + sp.second);
+            return true;
+        }
+        // remembers out[first:] as the ids of `word`
+        void store(std::string_view word, const std::vector<int32_t>& out, size_t first) {
+            index.set(words.add(word));
+            spans.emplace_back(uint32_t(ids.size()), uint32_t(out.size() - first));
+            ids.insert(ids.end(), out.begin() + long(first), out.end());
+        }
+    };
+
     // one fragment of raw text (no special tokens in it) -> ids appended to out
-    void tokenize_spm(std::string_view fragment, bool prefix_space, std::vector<int32_t>& out) const;
-    void tokenize_bpe(std::string_view fragment, std::vector<int32_t>& out) const;
+    void tokenize_spm(std::string_view fragment, bool prefix_space, std::vector<int32_t>& out, WordCache& cache) const;
+    void tokenize_bpe(std::string_view fragment, std::vector<int32_t>& out, WordCache& cache) const;
     void tokenize_wpm(std::string_view fragment, std::vector<int32_t>& out) const;
     void tokenize_ugm(std::string_view fragment, std::vector<int32_t>& out) const;
     void tokenize_rwkv(std::string_view fragment, std::vector<int32_t>& out) const;

@@ -470,6 +470,29 @@ void split_newlines(Piece& p) {
     }
 }
 
+// superbpe's (?=(\d{3})+(?!\d)): empty matches where the ASCII digits from there to the end of their run are a
+// multiple of 3 (at least 3), laid out as llama.cpp's std::regex_iterator does (an empty piece per match). The
+// matcher would get there in quadratic time over a long run of digits.
+void split_triples_ahead(Piece& p) {
+    auto digit = [&](size_t i) { return p.cpt[i] >= '0' && p.cpt[i] <= '9'; };
+    size_t done = p.ini;
+    size_t run_end = p.ini;  // end of the digit run that contains pos
+    for (size_t pos = p.ini; pos < p.end; ++pos) {
+        if (!digit(pos)) continue;
+        if (run_end <= pos) {
+            run_end = pos;
+            while (run_end < p.end && digit(run_end)) ++run_end;
+        }
+        const size_t left = run_end - pos;
+        if (left >= 3 && left % 3 == 0) {
+            if (pos > done) p.out.push_back(pos - done);
+            p.out.push_back(0);
+            done = pos;
+        }
+    }
+    if (p.end > done) p.out.push_back(p.end - done);
+}
+
 bool names_category(const std::string& re) {
     for (const char* cat :
          {"\\p{N}", "\\p{L}", "\\p{P}", "\\p{M}", "\\p{S}", "\\p{Lu}", "\\p{Ll}", "\\p{Lt}", "\\p{Lm}", "\\p{Lo}"})
@@ -535,6 +558,8 @@ PreTokenizer::PreTokenizer(const std::string& type) {
             step.kind = kDigitGroups;
         } else if (expr == "[^\\n]+|[\\n]+") {
             step.kind = kNewlines;
+        } else if (expr == "(?=(\\d{3})+(?!\\d))") {
+            step.kind = kTriplesAhead;
         } else {
             step.kind = kRegex;
             step.collapsed = names_category(expr);
@@ -584,6 +609,7 @@ void PreTokenizer::split(const std::vector<uint32_t>& cpts, std::vector<size_t>&
                 case kKimiK2: split_kimi_k2(p); break;
                 case kDigitGroups: split_digit_groups(p); break;
                 case kNewlines: split_newlines(p); break;
+                case kTriplesAhead: split_triples_ahead(p); break;
                 case kRegex: step.re->split(units, start, start + len, next); break;
             }
             start += len;

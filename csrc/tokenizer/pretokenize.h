@@ -38,7 +38,7 @@ class PreTokenizer {
     bool byte_encode() const { return byte_encode_; }
 
    private:
-    enum Kind { kRegex, kGpt2, kLlama3, kQwen2, kQwen35, kKimiK2, kDigitGroups, kNewlines };
+    enum Kind { kRegex, kGpt2, kLlama3, kQwen2, kQwen35, kKimiK2, kDigitGroups, kNewlines, kTriplesAhead };
     struct Step {
         Kind kind;
         bool collapsed = false;  // kRegex: runs on collapsed text

@@ -401,7 +401,43 @@ class RegexCompiler {
     }
 };
 
-Regex::Regex(const std::vector<uint32_t>& pattern) { RegexCompiler(*this, pattern).compile(); }
+Regex::Regex(const std::vector<uint32_t>& pattern) {
+    RegexCompiler(*this, pattern).compile();
+    compute_first_units();
+}
+
+void Regex::compute_first_units() {
+    std::vector<char> seen(prog_.size(), 0);
+    std::vector<int> todo{0};
+    while (!todo.empty()) {
+        const int pc = todo.back();
+        todo.pop_back();
+        if (seen[size_t(pc)]) continue;
+        seen[size_t(pc)] = 1;
+        const Inst& in = prog_[size_t(pc)];
+        switch (in.op) {
+            case kChar:
+                if (in.c < 256)
+                    first_[in.c] = true;
+                else
+                    first_high_ = true;
+                break;
+            case kClass:
+                for (uint32_t u = 0; u < 256; ++u) first_[u] |= classes_[in.c].contains(u);
+                first_high_ = true;  // conservatively
+                break;
+            case kAny:
+                for (bool& f : first_) f = true;
+                first_high_ = true;
+                break;
+            case kSplit: todo.push_back(in.x), todo.push_back(in.y); break;
+            case kJump: todo.push_back(in.x); break;
+            case kLook: todo.push_back(in.y); break;  // a lookahead consumes nothing
+            case kMatch: nullable_ = true; break;
+            default: todo.push_back(pc + 1); break;  // ^ $ \b \B consume nothing
+        }
+    }
+}
 
 std::string collapse_pattern(const std::string& re) {
     // llama.cpp's k_ucat_map: what each category becomes inside a bracket (its collapsed code + ASCII members)
@@ -529,6 +565,10 @@ bool Regex::search(const uint32_t* s, size_t begin, size_t end, size_t from, boo
                    bool not_null, size_t& mbegin, size_t& mend) const {
     (void)begin;
     for (size_t start = from;; ++start) {
+        if (!nullable_ && !continuous) {  // skip to a unit that can begin a match
+            while (start < end && (s[start] < 256 ? !first_[s[start]] : !first_high_)) ++start;
+            if (start == end) return false;
+        }
         // libstdc++ sets match_prev_avail itself for every start after the first
         const bool avail = prev_avail || start != from;
         if (run(0, s, start, end, start, avail, not_null, start, mend)) {

@@ -55,6 +55,11 @@ class Regex {
     struct Node;
     std::vector<Inst> prog_;
     std::vector<Class> classes_;
+    // units < 256 that can begin a match; matches of non-nullable patterns start only there (or at units >= 256
+    // when first_high_): search() skips the other start positions
+    bool first_[256] = {};
+    bool first_high_ = false, nullable_ = false;
+    void compute_first_units();
 
     bool run(int pc, const uint32_t* s, size_t begin, size_t end, size_t pos, bool prev_avail, bool not_null,
              size_t start, size_t& mend) const;

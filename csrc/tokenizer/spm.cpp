@@ -2,7 +2,6 @@
 // Spaces become U+2581, the text splits into UTF-8 characters, and the adjacent pair whose concatenation is the
 // highest-scoring token (ties: leftmost) merges until none is left; what is no token falls back to <0xXX> bytes.
 #include <algorithm>
-#include <unordered_map>
 
 #include "tokenizer/impl.h"
 #include "tokenizer/unicode.h"
@@ -94,7 +93,8 @@ void TokenizerImpl::spm_merge(std::string_view text, std::vector<int32_t>& out) 
 // can be cut there and each piece merged alone, with the same result: a merged symbol is a token, so a symbol over
 // "x▁" (x not ▁) needs a token containing that, and the vocabulary has few or none (spm_crossing lists them; their
 // occurrences keep the places they cover whole). Pieces repeat (words), so their ids are cached per call.
-void TokenizerImpl::tokenize_spm(std::string_view fragment, bool prefix_space, std::vector<int32_t>& out) const {
+void TokenizerImpl::tokenize_spm(std::string_view fragment, bool prefix_space, std::vector<int32_t>& out,
+                                 WordCache& cache) const {
     static constexpr std::string_view kSpace = "\xE2\x96\x81";
     std::string text;
     text.reserve(fragment.size() + 16);
@@ -140,23 +140,15 @@ void TokenizerImpl::tokenize_spm(std::string_view fragment, bool prefix_space, s
         cuts.resize(k);
     }
 
-    std::unordered_map<std::string_view, std::pair<uint32_t, uint32_t>> cache;  // piece -> ids in `arena`
-    std::vector<int32_t> arena;
     size_t start = 0;
     for (size_t i = 0; i <= cuts.size(); ++i) {
         const size_t end = i < cuts.size() ? cuts[i] : text.size();
         const std::string_view piece(text.data() + start, end - start);
         start = end;
-        const auto hit = cache.find(piece);
-        if (hit != cache.end()) {
-            out.insert(out.end(), arena.begin() + hit->second.first,
-                       arena.begin() + hit->second.first + hit->second.second);
-            continue;
-        }
+        if (cache.lookup(piece, out)) continue;
         const size_t first = out.size();
         spm_merge(piece, out);
-        cache.emplace(piece, std::make_pair(uint32_t(arena.size()), uint32_t(out.size() - first)));
-        arena.insert(arena.end(), out.begin() + long(first), out.end());
+        cache.store(piece, out, first);
     }
 }
 

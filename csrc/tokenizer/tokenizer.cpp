@@ -13,13 +13,14 @@ std::vector<int32_t> TokenizerImpl::tokenize(std::string_view text, bool add_spe
     std::vector<int32_t> out;
     out.reserve(text.size() / 3 + 4);
     const std::vector<Fragment> frags = partition(text, parse_special);
+    WordCache cache;
     switch (type) {
         case VocabType::kSpm: {
             bool prev_special = true;  // a fragment after a special token (or at the start) gets the space prefix
             if (add_special && add_bos && bos != kNoToken) out.push_back(bos);
             for (const Fragment& f : frags) {
                 if (f.token == kNoToken) {
-                    tokenize_spm(text.substr(f.offset, f.length), add_space_prefix && prev_special, out);
+                    tokenize_spm(text.substr(f.offset, f.length), add_space_prefix && prev_special, out, cache);
                     prev_special = false;
                 } else {
                     out.push_back(f.token);
@@ -33,7 +34,7 @@ std::vector<int32_t> TokenizerImpl::tokenize(std::string_view text, bool add_spe
             if (add_special && add_bos && bos != kNoToken) out.push_back(bos);
             for (const Fragment& f : frags) {
                 if (f.token == kNoToken)
-                    tokenize_bpe(text.substr(f.offset, f.length), out);
+                    tokenize_bpe(text.substr(f.offset, f.length), out, cache);
                 else
                     out.push_back(f.token);
             }

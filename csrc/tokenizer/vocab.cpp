@@ -462,7 +462,8 @@ void TokenizerImpl::load(VocabSource& src) {
         nl = pad;
     } else {
         std::vector<int32_t> ids;
-        if (type == VocabType::kBpe) tokenize_bpe("\n", ids);
+        WordCache cache;
+        if (type == VocabType::kBpe) tokenize_bpe("\n", ids, cache);
         if (type == VocabType::kUgm) tokenize_ugm("\n", ids);
         if (type == VocabType::kRwkv) tokenize_rwkv("\n", ids);
         nl = ids.empty() ? pad : ids[0];

@@ -8,6 +8,7 @@ llm.create_chat_completion([{"role": "user", "content": "Hi!"}])
 from . import _core
 from .errors import ChecksumError, GGUFError, LlamacoreError, ModelNotFoundError
 from .llama import Llama
+from .tokenizer import StreamingDetokenizer, Tokenizer
 
 __version__ = getattr(_core, "__version__", "0.0.0")
 
@@ -23,6 +24,8 @@ __all__ = [
     "Llama",
     "LlamacoreError",
     "ModelNotFoundError",
+    "StreamingDetokenizer",
+    "Tokenizer",
     "system_info",
     "__version__",
 ]

@@ -223,6 +223,9 @@ class Llama:
         self._input_ids = np.zeros(self._n_ctx, dtype=np.int32)
         self.n_tokens = 0
         self._last_logits: np.ndarray | None = None  # float32[n_vocab]: after input_ids[n_tokens - 1]
+        # (n, float32[n_vocab]): the logits after input_ids[n - 1] where the last prompt ended, kept so that the
+        # same prompt again starts from the very same numbers (see _prepare)
+        self._prompt_end: tuple[int, np.ndarray] | None = None
         self._all_logits = np.zeros((0, self._n_vocab), dtype=np.float32)  # logits_all: row i after token i
 
         if engine_factory is not None:
@@ -357,6 +360,7 @@ class Llama:
         """Forget the evaluated tokens (the next eval starts at position 0)."""
         self.n_tokens = 0
         self._last_logits = None
+        self._prompt_end = None
 
     def set_seed(self, seed: int) -> None:
         self._seed = seed
@@ -399,22 +403,40 @@ class Llama:
         """Keep the first n_keep evaluated tokens; the engine cache is trimmed on the next eval."""
         if n_keep < self.n_tokens:
             self.n_tokens = n_keep
-            self._last_logits = np.array(self._all_logits[n_keep - 1]) if self._logits_all and n_keep > 0 else None
+            self._last_logits = self._known_logits(n_keep)
+            if self._prompt_end is not None and self._prompt_end[0] > n_keep:
+                self._prompt_end = None
+
+    def _known_logits(self, n: int) -> np.ndarray | None:
+        """The logits after input_ids[n - 1] if they were kept, else None."""
+        if n > 0 and self._logits_all and n <= self._all_logits.shape[0]:
+            return self._all_logits[n - 1]
+        if self._prompt_end is not None and self._prompt_end[0] == n:
+            return self._prompt_end[1]
+        return None
 
     def _prepare(self, tokens: Sequence[int]) -> int:
         """Make the state end with `tokens`, reusing the longest cached prefix; returns how many were reused.
 
-        The last token is always (re)evaluated unless the state already ends exactly there, because sampling
-        needs the logits after it."""
+        Sampling needs the logits after the last token. When the whole of `tokens` is cached, they are reused if kept
+        (the end of the previous prompt, or any position with logits_all), so a repeated prompt starts from the very
+        same numbers; otherwise the last token is evaluated again. (An engine's numbers depend slightly on how a
+        prompt is split into batches, as llama.cpp's do, so re-evaluating could move a seeded sample.)"""
         tokens = np.asarray(tokens, dtype=np.int32)
-        if tokens.shape[0] == 0:
+        n = tokens.shape[0]
+        if n == 0:
             raise ValueError("cannot generate from an empty token list")
         prefix = self.longest_token_prefix(self.input_ids, tokens)
-        if prefix == tokens.shape[0] and prefix == self.n_tokens and self._last_logits is not None:
-            return prefix
-        prefix = min(prefix, tokens.shape[0] - 1)
+        if prefix == n:
+            known = self._last_logits if self.n_tokens == n else self._known_logits(n)
+            if known is not None:
+                self._truncate(n)
+                self._last_logits = known
+                return n
+        prefix = min(prefix, n - 1)
         self._truncate(prefix)
         self.eval(tokens[prefix:])
+        self._prompt_end = (n, np.array(self._last_logits))
         return prefix
 
     # ---- sampling ------------------------------------------------------------------------------------------------

@@ -172,6 +172,74 @@ float exp_sum(const float* x, float m, float* y, int64_t n) {
     return s;
 }
 
+template <int kSlot>
+void attn_scores(const float* q, int64_t q_stride, int G, const void* k, size_t cell_stride, const float* offs,
+                 int64_t n, int64_t d, float scale, float softcap, float* s, int64_t s_stride) {
+    const auto* kb = static_cast<const uint8_t*>(k);
+    const KDotFn dot = kSlot == 0 ? kdot_f32 : kSlot == 1 ? kdot_f16 : kdot_q8_0;
+    for (int g = 0; g < G; ++g) {
+        for (int64_t j = 0; j < n; ++j) {
+            if (offs[j] == -INFINITY) {
+                s[g * s_stride + j] = -INFINITY;
+                continue;
+            }
+            float x = dot(q + g * q_stride, kb + j * cell_stride, d) * scale;
+            if (softcap > 0.0f) x = softcap * std::tanh(x);
+            s[g * s_stride + j] = x + offs[j];
+        }
+    }
+}
+
+template <int kSlot>
+void attn_accum(const float* w, int64_t w_stride, int G, const void* v, size_t cell_stride, int64_t n, int64_t dv,
+                float* acc) {
+    const auto* vb = static_cast<const uint8_t*>(v);
+    const VAxpyFn axpy = kSlot == 0 ? vaxpy_f32 : kSlot == 1 ? vaxpy_f16 : vaxpy_q8_0;
+    for (int g = 0; g < G; ++g) {
+        for (int64_t j = 0; j < n; ++j) {
+            const float a = w[g * w_stride + j];
+            if (a != 0.0f) axpy(a, vb + j * cell_stride, acc + g * dv, dv);
+        }
+    }
+}
+
+void attn_block(const float* qt, int64_t R, int64_t d, const float* kf, const float* vf, int64_t dv, int64_t nb,
+                float softcap, const int32_t* qpos, const int32_t* kvpos, int32_t window, const float* offs, float* s,
+                float* m, float* l, float* o) {
+    for (int64_t r = 0; r < R; ++r) {
+        float bmax = -INFINITY;
+        for (int64_t j = 0; j < nb; ++j) {
+            float x = 0.0f;
+            for (int64_t i = 0; i < d; ++i) x += qt[i * R + r] * kf[j * d + i];
+            if (softcap > 0.0f) x = softcap * std::tanh(x);
+            float off;
+            if (offs) {
+                off = offs[j * R + r];
+            } else {
+                const int32_t kp = kvpos[j], qp = qpos[r];
+                off = kp >= 0 && kp <= qp && (window <= 0 || qp - kp < window) ? 0.0f : -INFINITY;
+            }
+            x += off;
+            s[j * R + r] = x;
+            bmax = std::fmax(bmax, x);
+        }
+        const float mn = std::fmax(m[r], bmax);
+        const float base = mn == -INFINITY ? 0.0f : mn;  // a row that has seen nothing keeps zeros
+        const float f = std::exp(m[r] - base);
+        if (f != 1.0f) {
+            l[r] *= f;
+            for (int64_t i = 0; i < dv; ++i) o[r * dv + i] *= f;
+        }
+        m[r] = mn;
+        for (int64_t j = 0; j < nb; ++j) {
+            const float pj = std::exp(s[j * R + r] - base);
+            l[r] += pj;
+            if (pj == 0.0f) continue;
+            for (int64_t i = 0; i < dv; ++i) o[r * dv + i] += pj * vf[j * dv + i];
+        }
+    }
+}
+
 void deq_f32(const void* x, float* y, int64_t k) { std::memcpy(y, x, k * sizeof(float)); }
 void deq_f16(const void* x, float* y, int64_t k) {
     const uint16_t* h = static_cast<const uint16_t*>(x);
@@ -210,6 +278,13 @@ void fill_float_ops(Kernels& t) {
     t.vaxpy[0] = vaxpy_f32;
     t.vaxpy[1] = vaxpy_f16;
     t.vaxpy[2] = vaxpy_q8_0;
+    t.attn_scores[0] = attn_scores<0>;
+    t.attn_scores[1] = attn_scores<1>;
+    t.attn_scores[2] = attn_scores<2>;
+    t.attn_accum[0] = attn_accum<0>;
+    t.attn_accum[1] = attn_accum<1>;
+    t.attn_accum[2] = attn_accum<2>;
+    t.attn_block = attn_block;
     t.vscale = vscale;
     t.exp_sum = exp_sum;
     t.dequantize[static_cast<int>(DType::F32)] = deq_f32;

@@ -1,7 +1,7 @@
 // AVX2 level: float kernels (through float_ops_impl.h), activation quantizers, and the table filler.
 #include <immintrin.h>
+#include <math.h>
 
-#include <cmath>
 #include <cstdint>
 #include <cstring>
 
@@ -40,6 +40,11 @@ struct S {
         return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
     }
     static float h2f(uint16_t h) { return _cvtsh_ss(h); }
+    static V in_range(V dist, V lim) {  // 0 where 0 <= dist < lim, else -inf
+        const V ok =
+            _mm256_and_ps(_mm256_cmp_ps(dist, _mm256_setzero_ps(), _CMP_GE_OQ), _mm256_cmp_ps(dist, lim, _CMP_LT_OQ));
+        return _mm256_blendv_ps(_mm256_set1_ps(-INFINITY), _mm256_setzero_ps(), ok);
+    }
     // e^x = 2^n * p(r) as in the AVX-512 level; 2^n built in the exponent bits, so x is clamped to the normal
     // range and below it the result is forced to 0.
     static V exp(V x) {
@@ -68,7 +73,7 @@ struct S {
     }
 };
 
-#include "cpu/x86/float_ops_impl.h"
+#include "cpu/float_ops_impl.h"
 
 inline __m256 round_away(__m256 v) {
     const __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);

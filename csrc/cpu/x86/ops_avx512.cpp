@@ -1,7 +1,7 @@
 // AVX-512 level: float kernels (through float_ops_impl.h), activation quantizers, and the table filler.
 #include <immintrin.h>
+#include <math.h>
 
-#include <cmath>
 #include <cstdint>
 #include <cstring>
 
@@ -35,6 +35,11 @@ struct S {
         return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
     }
     static float h2f(uint16_t h) { return _cvtsh_ss(h); }
+    static V in_range(V dist, V lim) {  // 0 where 0 <= dist < lim, else -inf
+        const __mmask16 ok =
+            _mm512_cmp_ps_mask(dist, _mm512_setzero_ps(), _CMP_GE_OQ) & _mm512_cmp_ps_mask(dist, lim, _CMP_LT_OQ);
+        return _mm512_mask_blend_ps(ok, _mm512_set1_ps(-INFINITY), _mm512_setzero_ps());
+    }
     // e^x: 2^n * p(r), x = n ln2 + r, |r| <= ln2/2, degree-7 Taylor polynomial (rel. error < 1e-7); scalef does the
     // 2^n with correct overflow to inf and underflow to 0. -inf -> 0.
     static V exp(V x) {
@@ -55,7 +60,7 @@ struct S {
     }
 };
 
-#include "cpu/x86/float_ops_impl.h"
+#include "cpu/float_ops_impl.h"
 
 // roundf: half away from zero (what llama.cpp's reference quantizers use)
 inline __m512 round_away(__m512 v) {

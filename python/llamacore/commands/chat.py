@@ -96,28 +96,28 @@ def repl(llm, args: argparse.Namespace, stdin: TextIO | None = None, stdout: Tex
 
 def _answer(llm, system: list[dict], history: list[dict], args, stdout: TextIO, style: Style) -> str | None:
     """Stream one answer; returns its text (what was shown before a Ctrl-C), or None if nothing could be asked."""
-    text = ""
-    while True:
-        try:
-            stream = llm.create_chat_completion(system + history, stream=True, **sampling_kwargs(args))
-            break
-        except ValueError as e:
-            # too long for the context: drop the oldest exchange and try again
-            if "exceed context window" in str(e) and len(history) > 1:
-                del history[: 2 if len(history) > 2 else 1]
-                stdout.write(style.dim("(the conversation is longer than the context: oldest turn dropped)") + "\n")
-                continue
-            stdout.write(f"error: {e}\n")
-            return None
+    text, stream = "", None
     try:
+        while stream is None:
+            try:
+                stream = llm.create_chat_completion(system + history, stream=True, **sampling_kwargs(args))
+            except ValueError as e:
+                # too long for the context: drop the oldest exchange and try again
+                if "exceed context window" in str(e) and len(history) > 1:
+                    del history[: 2 if len(history) > 2 else 1]
+                    stdout.write(style.dim("(the conversation is longer than the context: oldest turn dropped)") + "\n")
+                    continue
+                stdout.write(f"error: {e}\n")
+                return None
         for chunk in stream:
             piece = chunk["choices"][0]["delta"].get("content")
             if piece:
                 text += piece
                 stdout.write(piece)
                 stdout.flush()
-    except KeyboardInterrupt:
-        stream.close()
+    except KeyboardInterrupt:  # wherever it lands in this turn: stop the answer, keep the program
+        if stream is not None:
+            stream.close()
         stdout.write(style.dim(" [stopped]"))
     stdout.write("\n")
     stdout.flush()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", help="path to a GGUF file")
+    parser.add_argument("model", help="a GGUF path, hf:ORG/REPO/FILE.gguf or a catalog name")
     parser.add_argument("text", nargs="?", help="the text (or use --file / --stdin)")
     src = parser.add_mutually_exclusive_group()
     src.add_argument("--file", "-f", type=Path, help="read the text from this file (bytes as they are)")
@@ -23,13 +23,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _load(model: str):
-    from ..errors import ModelNotFoundError
+    from ..hub import resolve
     from ..tokenizer import Tokenizer
 
-    path = Path(model)
-    if not path.is_file():
-        raise ModelNotFoundError(f"no such GGUF file: {model}")
-    return Tokenizer.from_gguf(path)
+    return Tokenizer.from_gguf(resolve(model))
 
 
 def main(args: argparse.Namespace) -> int:

@@ -66,7 +66,7 @@ def _ids(tokens: Iterable[int], n_vocab: int) -> np.ndarray:
 
 class Tokenizer:
     """llama.cpp's tokenizer for a GGUF model: SentencePiece-style BPE (tokenizer.ggml.model "llama"), byte-level
-    BPE with llama.cpp's pre-tokenizers ("gpt2", "gemma4") or WordPiece ("bert").
+    BPE with llama.cpp's pre-tokenizers ("gpt2", "gemma4"), WordPiece ("bert"), Unigram ("t5") or RWKV's ("rwkv").
 
     Token ids are exactly llama.cpp's (llama_tokenize); the work runs in C++ without the GIL.
     """
@@ -247,7 +247,7 @@ class Tokenizer:
 
     @property
     def model(self) -> str:
-        """tokenizer.ggml.model: llama, gpt2, gemma4 or bert."""
+        """tokenizer.ggml.model: llama, gpt2, gemma4, bert, t5 or rwkv."""
         return self._flags["model"]
 
     @property
