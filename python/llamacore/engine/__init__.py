@@ -40,6 +40,7 @@ KV cache layout: per-sequence regions of cells, cell = position (see csrc/includ
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -142,8 +143,9 @@ class Engine:
             s = self._program.stats()
             print(
                 f"llamacore engine: {self.arch}, {hp.n_layer} layers, n_ctx {self.n_ctx}, n_batch {self.n_batch}, "
-                f"{self.n_threads} threads, {s['n_nodes']} nodes, {s['n_barriers']} barriers, "
-                f"arena {s['arena_bytes'] / 2**20:.1f} MiB, KV {s['kv_bytes'] / 2**20:.1f} MiB"
+                f"{self.n_threads} threads, {s['n_nodes']} nodes in {s['n_steps']} steps, {s['n_barriers']} barriers, "
+                f"arena {s['arena_bytes'] / 2**20:.1f} MiB, KV {s['kv_bytes'] / 2**20:.1f} MiB ({_core.system_info()})",
+                file=sys.stderr,
             )
 
     # ---- forward passes ----
