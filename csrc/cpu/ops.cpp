@@ -342,14 +342,14 @@ int64_t attn_subgroups(const AttentionParams& p, int nth) {
     return std::min(attn_group(p), (4 * static_cast<int64_t>(nth) + pairs - 1) / pairs);
 }
 
-// Multi-token calls (prefill) take the tiled path: a tile of 16 query tokens x the query heads of one KV head (the
-// rows) against blocks of 64 cells. K and V are converted to f32 once per block for all rows; the level kernel
-// attn_block keeps the rows in the vector lanes (scores, visibility and the online softmax vectorise over rows).
-constexpr int64_t kAttnTileTokens = 16;
+// Calls of kAttnTiledMinTokens tokens or more (prefill) take the tiled path: a tile of 16 query tokens x the query
+// heads of one KV head (the rows) against blocks of 64 cells. K and V are converted to f32 once per block for all rows;
+// the level kernel attn_block keeps the rows in the vector lanes (scores, visibility and the online softmax vectorise
+// over rows). Its float rounding differs from the one-token path's, so a token's output depends (in the last bits)
+// on whether it came in a call of >= 64 tokens; smaller calls are computed token by token, bit-identical to decode.
+constexpr int64_t kAttnTileTokens = 16, kAttnTiledMinTokens = 64;
 
-bool attn_tiled(const AttentionParams& p) {
-    return p.n_tokens >= 2 && p.n_tokens * attn_group(p) >= 8 && attn_group(p) <= 64;
-}
+bool attn_tiled(const AttentionParams& p) { return p.n_tokens >= kAttnTiledMinTokens && attn_group(p) <= 64; }
 
 size_t attn_tile_floats(const AttentionParams& p) {
     const int64_t R = kAttnTileTokens * attn_group(p), d = p.head_dim, dv = p.head_dim_v;
