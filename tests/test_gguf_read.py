@@ -211,3 +211,65 @@ def test_split_metadata_errors(tmp_path, no, count, pattern):
     w.add("split.count", count, None if isinstance(count, str) else GGUFValueType.UINT16)
     with pytest.raises(GGUFError, match=pattern):
         GGUFFile(w.write())
+
+
+@pytest.mark.parametrize(
+    "value, vtype, pattern",
+    [
+        (np.array([6, 6], np.int32), None, r"split.tensors.count at byte offset [1-9]\d*: .* is not an integer"),
+        ("6", None, r"split.tensors.count at byte offset [1-9]\d*: '6' is not an integer"),
+        (7, GGUFValueType.INT32, r"split.tensors.count at byte offset [1-9]\d*: says 7 tensors, the 3 parts hold 6"),
+    ],
+)
+def test_split_tensors_count_is_checked(tmp_path, value, vtype, pattern):
+    paths = _write_split(tmp_path)
+    w = GGUFWriter(paths[0])  # the first part again, with another split.tensors.count
+    w.add("general.architecture", "test")
+    w.add("split.no", 0, GGUFValueType.UINT16)
+    w.add("split.count", 3, GGUFValueType.UINT16)
+    w.add("split.tensors.count", value, vtype)
+    for j in range(2):
+        w.add_tensor(f"t0.{j}", np.full(5 + j, j, dtype=np.float32))
+    w.write()
+    with pytest.raises(GGUFError, match=pattern):
+        GGUFFile(paths[0])
+
+
+def test_single_part_split_keys_are_checked(tmp_path):
+    w = GGUFWriter(tmp_path / "one.gguf")
+    w.add("split.count", 1, GGUFValueType.UINT16)
+    w.add("split.tensors.count", 5, GGUFValueType.INT32)
+    w.add_tensor("t", np.zeros(4, np.float32))
+    with pytest.raises(GGUFError, match=r"split.tensors.count at byte offset [1-9]\d*: says 5 tensors, the file holds"):
+        GGUFFile(w.write())
+    w = GGUFWriter(tmp_path / "zero.gguf")
+    w.add("split.count", 0, GGUFValueType.UINT16)
+    with pytest.raises(GGUFError, match=r"split.count at byte offset [1-9]\d*: a split model of 0 parts"):
+        GGUFFile(w.write())
+
+
+def test_split_part_that_is_not_gguf_or_a_folder(tmp_path):
+    paths = _write_split(tmp_path)
+    paths[2].write_bytes(b"PK\3\4 not a gguf file")
+    with pytest.raises(GGUFError, match=r"m-00003-of-00003.gguf: magic at byte offset 0"):
+        GGUFFile(paths[0])
+    paths[2].unlink()
+    paths[2].mkdir()
+    with pytest.raises(GGUFError, match=r"m-00003-of-00003.gguf: magic at byte offset 0: not a regular file"):
+        GGUFFile(paths[0])
+
+
+def test_split_parts_disagreeing(tmp_path):
+    paths = _write_split(tmp_path)
+    w = GGUFWriter(paths[2])  # the last part says the model has 4 parts
+    w.add("split.no", 2, GGUFValueType.UINT16)
+    w.add("split.count", 4, GGUFValueType.UINT16)
+    w.add_tensor("t2.0", np.zeros(4, np.float32))
+    w.write()
+    with pytest.raises(GGUFError, match=r"split.count at byte offset [1-9]\d*: expected part 2 of 3 .*2 of 4"):
+        GGUFFile(paths[0])
+    w = GGUFWriter(paths[2])  # no split keys at all
+    w.add_tensor("t2.0", np.zeros(4, np.float32))
+    w.write()
+    with pytest.raises(GGUFError, match=r"00003.gguf: split.count at byte offset 0: expected part 2 of 3 .*is missing"):
+        GGUFFile(paths[0])

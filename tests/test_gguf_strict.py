@@ -97,7 +97,9 @@ def test_the_builder_makes_valid_files(tmp_path):
         (build(magic=b"GGML"), r"magic.*expected b'GGUF'", 0),
         (build(magic=b"tjgg"), r"magic.*GGJT", 0),
         (build(version=0), r"version.*unsupported GGUF version 0", 4),
-        (build(version=1), r"version.*unsupported GGUF version 1", 4),
+        (build(version=1), r"version.*unsupported GGUF version 1 .*v1 .* is obsolete", 4),
+        (b"GGUF" + U32(1) + U32(0) + U32(0), r"version.*unsupported GGUF version 1", 4),  # a real v1 header
+        (build(version=0x02000000), r"version.*looks big-endian", 4),
         (build(version=4), r"version.*unsupported GGUF version 4", 4),
         (build(version=0x03000000), r"version.*big-endian", 4),
         (b"GGUF\x03\x00", r"version.*truncated", 4),
@@ -279,6 +281,66 @@ def test_empty_and_trailing_bytes_are_fine(tmp_path):
         assert f.metadata == {} and f.tensors == {}
     with GGUFFile(write(tmp_path, build([ARCH], GOOD_INFOS, GOOD_DATA + b"trailing junk"))) as f:
         assert len(f.tensors) == 2
+
+
+# ---- found by the adversarial audit ----
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX only")
+def test_a_fifo_is_refused_not_waited_on(tmp_path):
+    import threading
+
+    fifo = tmp_path / "pipe.gguf"
+    os.mkfifo(fifo)
+    result: list[BaseException] = []
+
+    def open_it():
+        try:
+            GGUFFile(fifo)
+        except BaseException as e:
+            result.append(e)
+
+    t = threading.Thread(target=open_it, daemon=True)
+    t.start()
+    t.join(10)
+    if t.is_alive():  # unblock the stuck open() so the thread can end, then fail
+        with open(fifo, "wb"):
+            pass
+        pytest.fail("GGUFFile waited for a writer on a FIFO")
+    assert isinstance(result[0], GGUFError), result
+    assert re.search(r"pipe.gguf: magic at byte offset 0: not a regular file \(a FIFO\)", str(result[0]))
+
+
+def test_a_directory_is_refused(tmp_path):
+    (tmp_path / "dir.gguf").mkdir()
+    with pytest.raises(GGUFError, match=r"dir.gguf: magic at byte offset 0: not a regular file \(a directory\)"):
+        GGUFFile(tmp_path / "dir.gguf")
+    with pytest.raises(FileNotFoundError):  # OS errors stay OS errors
+        GGUFFile(tmp_path / "missing.gguf")
+
+
+def test_nul_bytes_in_names_are_refused(tmp_path):
+    """ggml keeps names as C strings: 'a\\0x' would be read as 'a' (and could collide with another 'a')."""
+    expect_error(tmp_path, build([kv_u32("a\0b", 1)]), r"key of metadata pair 0 at byte offset 24: .*NUL byte")
+    blob = build([ARCH], [info("a\0", [8]), info("a", [4], offset=32)], GOOD_DATA)
+    expect_error(tmp_path, blob, r"name of tensor 0 at byte offset \d+: .*NUL byte", T0())
+
+
+def test_messages_are_one_line_whatever_the_names(tmp_path):
+    msg = expect_error(tmp_path, build([ARCH, kv_u32("a\nb\r", 1), kv_u32("a\nb\r", 1)]), r"duplicate key")
+    assert "\n" not in msg and "\r" not in msg and r"'a\nb\r'" in msg
+    msg = expect_error(tmp_path, build([ARCH], [info("x\ny", [8], ttype=99)]), r"unknown GGML tensor type")
+    assert "\n" not in msg
+    odd = tmp_path / "line\nbreak.gguf"
+    odd.write_bytes(b"GGML")
+    with pytest.raises(GGUFError) as e:
+        GGUFFile(odd)
+    assert "\n" not in str(e.value) and "line\\nbreak.gguf" in str(e.value)
+
+
+def test_nested_arrays_are_bounded_per_file_not_per_key(tmp_path):
+    """65536 empty inner arrays per key, repeated over many keys, would still cost ~10x the file in objects."""
+    pair = lambda k: kv(k, V.ARRAY, arr(V.ARRAY, 40_000, arr(V.INT32, 0) * 40_000))  # noqa: E731
+    msg = expect_error(tmp_path, build([pair("a"), pair("b")]), r"array 'b' count.*more than 65536 arrays")
+    assert "in the file" in msg
 
 
 # ---- sweeps over a small file holding every value type ----

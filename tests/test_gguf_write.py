@@ -262,6 +262,10 @@ def test_type_inference():
         (lambda w: w.add_tensor("t", np.zeros(18, np.uint8), type=GGMLType.Q4_0, shape=(16, 2)), "multiple"),
         (lambda w: w.add_tensor("t", np.zeros(32, np.float32), type=GGMLType.Q4_0), "raw bytes"),
         (lambda w: w.add_tensor("t", np.zeros(2, np.complex64)), "no GGML type"),
+        (lambda w: w.add("a\0b", 1), "NUL"),  # the reader refuses NUL bytes in names: so does the writer
+        (lambda w: w.add_tensor("t\0", np.zeros(2, np.float32)), "NUL"),
+        (lambda w: w.add("k", [np.ones(1, np.int8)] * 65537), "65536"),  # the reader's bound, over the file
+        (lambda w: (w.add("a", [np.ones(1, np.int8)] * 40000), w.add("b", [np.ones(1, np.int8)] * 40000)), "65536"),
     ],
 )
 def test_writer_rejects_bad_input(tmp_path, call, error):

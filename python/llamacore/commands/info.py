@@ -7,6 +7,8 @@ import json
 from collections import Counter
 from typing import Any
 
+import numpy as np
+
 # llama.cpp's llama_ftype names for general.file_type (what the file was quantized "to").
 FILE_TYPES = {
     0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 7: "Q8_0", 8: "Q5_0", 9: "Q5_1", 10: "Q2_K", 11: "Q3_K_S",
@@ -35,33 +37,39 @@ def describe(path) -> dict[str, Any]:
         types = Counter(t.type.name for t in f.tensors.values())
         tokens = md.get("tokenizer.ggml.tokens")
         template = md.get("tokenizer.chat_template")
+        file_type = md.get("general.file_type")
+        # A valid file may give any of these keys an unexpected type (an array, a string): show it as it is.
         return {
             "path": str(f.path),
             "parts": len(f.paths),
             "gguf_version": f.version,
-            "name": md.get("general.name"),
-            "architecture": arch,
+            "name": _plain(md.get("general.name")),
+            "architecture": _plain(arch),
             "parameters": sum(t.n_elements for t in f.tensors.values()),
             "file_size": f.file_size,
-            "file_type": FILE_TYPES.get(md.get("general.file_type"), md.get("general.file_type")),
+            "file_type": FILE_TYPES.get(file_type, file_type) if type(file_type) is int else _plain(file_type),
             "tensor_count": len(f.tensors),
             "tensor_types": dict(types.most_common()),
-            "context_length": hp("context_length"),
-            "embedding_length": hp("embedding_length"),
-            "block_count": hp("block_count"),
+            "context_length": _plain(hp("context_length")),
+            "embedding_length": _plain(hp("embedding_length")),
+            "block_count": _plain(hp("block_count")),
             "head_count": _plain(hp("attention.head_count")),
             "head_count_kv": _plain(hp("attention.head_count_kv")),
-            "tokenizer_model": md.get("tokenizer.ggml.model"),
-            "tokenizer_pre": md.get("tokenizer.ggml.pre"),
-            "vocab_size": len(tokens) if tokens is not None else None,
+            "tokenizer_model": _plain(md.get("tokenizer.ggml.model")),
+            "tokenizer_pre": _plain(md.get("tokenizer.ggml.pre")),
+            "vocab_size": len(tokens) if isinstance(tokens, (list, np.ndarray)) else None,
             "chat_template": template is not None,
             "chat_template_chars": len(template) if isinstance(template, str) else 0,
         }
 
 
 def _plain(v):
-    """Per-layer arrays (numpy) as lists, so that the result is JSON."""
-    return v.tolist() if hasattr(v, "tolist") else v
+    """Metadata as JSON values: numpy arrays (per-layer head counts, or odd files) and nested arrays as lists."""
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    if isinstance(v, list):
+        return [_plain(x) for x in v]
+    return v
 
 
 def _human(n: float, units: tuple[str, ...]) -> str:
@@ -94,8 +102,15 @@ def format_info(d: dict[str, Any]) -> str:
         ("chat template", f"present ({d['chat_template_chars']} chars)" if d["chat_template"] else "absent"),
     ]
     width = max(len(k) for k, _ in rows)
-    lines = [f"{k:<{width}}  {v}" for k, v in rows if v is not None]
+    lines = [f"{k:<{width}}  {_one_line(str(v))}" for k, v in rows if v is not None]
     return "\n".join(_printable(line) for line in lines)
+
+
+def _one_line(text: str) -> str:
+    """A value from the file (or a path) with a line break or a control character stays on its row, escaped."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or 0xD800 <= ord(c) < 0xE000 else repr(c)[1:-1] for c in text)
 
 
 def _printable(text: str) -> str:

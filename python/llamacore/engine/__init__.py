@@ -12,7 +12,7 @@ Engine(model_path, *, n_ctx=4096, n_batch=512, n_threads=None, type_k="f16", typ
     n_ctx: KV cells in all (0: the model's training context); each of the n_seq_max sequences owns
     n_ctx // n_seq_max of them, so a sequence holds positions [0, n_ctx // n_seq_max). n_batch: the most tokens one
     forward call carries (longer inputs are split). n_threads: None = physical cores. type_k/type_v: KV cache
-    element type, "f16" (default), "q8_0" or "f32" (or GGML type ids 1, 8, 0).
+    element type, "f16" (default; also for None), "q8_0" or "f32" (or GGML type ids 1, 8, 0).
 Attributes: metadata (dict), arch (str), n_vocab, n_ctx, n_ctx_train, n_embd, n_batch, n_seq_max, params
     (the architecture's hyperparameters).
 
@@ -40,6 +40,7 @@ KV cache layout: per-sequence regions of cells, cell = position (see csrc/includ
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +55,8 @@ _KV_IDS = {v: k for k, v in KV_TYPES.items()}
 
 
 def _kv_type(t) -> str:
+    if t is None:
+        return "f16"
     if isinstance(t, (int, np.integer)) and int(t) in _KV_IDS:
         return _KV_IDS[int(t)]
     if isinstance(t, str) and t.lower() in KV_TYPES:
@@ -140,8 +143,9 @@ class Engine:
             s = self._program.stats()
             print(
                 f"llamacore engine: {self.arch}, {hp.n_layer} layers, n_ctx {self.n_ctx}, n_batch {self.n_batch}, "
-                f"{self.n_threads} threads, {s['n_nodes']} nodes, {s['n_barriers']} barriers, "
-                f"arena {s['arena_bytes'] / 2**20:.1f} MiB, KV {s['kv_bytes'] / 2**20:.1f} MiB"
+                f"{self.n_threads} threads, {s['n_nodes']} nodes in {s['n_steps']} steps, {s['n_barriers']} barriers, "
+                f"arena {s['arena_bytes'] / 2**20:.1f} MiB, KV {s['kv_bytes'] / 2**20:.1f} MiB ({_core.system_info()})",
+                file=sys.stderr,
             )
 
     # ---- forward passes ----

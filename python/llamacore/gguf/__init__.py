@@ -14,14 +14,16 @@ Types of `GGUFFile.metadata` values:
     array of a numeric or bool type -> 1-D numpy array (its own copy, dtype of the element type, e.g. int32, float32,
               bool), whatever its length: tokenizer.ggml.scores is float32[n_vocab], token_type int32[n_vocab]
     array of STRING -> list[str] (tokenizer.ggml.tokens, tokenizer.ggml.merges: real lists, parsed in C++)
-    array of arrays -> list of the above (up to 8 levels and 65536 inner arrays; more is a GGUFError)
+    array of arrays -> list of the above (up to 8 levels and 65536 inner arrays in the file; more is a GGUFError)
 `GGUFFile.metadata_types[key]` keeps the stored type (GGUFValueType, or (ARRAY, element type)) so a file can be
 rewritten with the same types.
 
 GGUFWriter writes files that GGUFFile, the `gguf` package and llama.cpp read (see llamacore.gguf.writer).
 
-Keys and tensor names must be non-empty valid UTF-8 (tensor names at most 63 bytes, ggml's limit). Any malformed
-file raises llamacore.GGUFError (a ValueError) naming the field and its byte offset.
+Keys and tensor names must be non-empty valid UTF-8 without NUL bytes (tensor names at most 63 bytes, ggml's
+limit). Any malformed file, or a path that is not a regular file (a directory, a FIFO, a device), raises
+llamacore.GGUFError (a ValueError) naming the field and its byte offset, in one line (control characters of names
+and paths are escaped). A missing or unreadable path raises the usual OSError (FileNotFoundError, PermissionError).
 """
 
 from .constants import (

@@ -11,7 +11,7 @@ MAX_ALIGNMENT = 1 << 20  # general.alignment must be a power of two <= 1 MiB
 MAX_DIMS = 4  # ggml's GGML_MAX_DIMS
 MAX_NAME_BYTES = 63  # ggml's GGML_MAX_NAME is 64 including the terminating NUL
 MAX_ARRAY_NESTING = 8  # arrays of arrays are read up to this depth; deeper is an error, never a recursion crash
-MAX_NESTED_ARRAYS = 1 << 16  # arrays inside one array value (llama.cpp reads no nested arrays at all)
+MAX_NESTED_ARRAYS = 1 << 16  # arrays inside array values, in all the file (llama.cpp reads no nested arrays at all)
 
 
 class GGUFValueType(IntEnum):
@@ -137,7 +137,7 @@ GGML_BLOCK_SIZES: dict[GGMLType, tuple[int, int]] = {
 
 
 def block_info(ggml_type: int) -> tuple[int, int]:
-    """(elements per block, bytes per block) of a GGML type id; KeyError for an unknown id."""
+    """(elements per block, bytes per block) of a GGML type id; ValueError for an unknown id."""
     return GGML_BLOCK_SIZES[GGMLType(ggml_type)]
 
 

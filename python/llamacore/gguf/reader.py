@@ -16,6 +16,7 @@ from __future__ import annotations
 import mmap
 import os
 import re
+import stat
 import struct
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,18 @@ _SPLIT_NAME = re.compile(r"^(?P<prefix>.+)-(?P<no>\d{5})-of-(?P<count>\d{5})\.gg
 
 def _align(n: int, alignment: int) -> int:
     return (n + alignment - 1) // alignment * alignment
+
+
+def _one_line(text: str) -> str:
+    """Names and paths come from the file or the user: escape control characters (and lone surrogates) so that
+    a message is always one printable line."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def _error(text: str) -> GGUFError:
+    return GGUFError(_one_line(text))
 
 
 class GGUFTensor:
@@ -139,10 +152,10 @@ class _Parser:
         self.buf = buf
         self.size = size
         self.pos = 0
-        self.nested_left = MAX_NESTED_ARRAYS
+        self.nested_left = MAX_NESTED_ARRAYS  # for the whole file: inner arrays cost ~10x their bytes as objects
 
     def fail(self, field: str, offset: int, problem: str):
-        raise GGUFError(f"{self.part.path}: {field} at byte offset {offset}: {problem}")
+        raise _error(f"{self.part.path}: {field} at byte offset {offset}: {problem}")
 
     def need(self, n: int, field: str, offset: int | None = None) -> None:
         if n > self.size - self.pos:
@@ -175,11 +188,15 @@ class _Parser:
         return s
 
     def name(self, field: str) -> str:
-        """A key or tensor name: non-empty, valid UTF-8 (strict, unlike values)."""
+        """A key or tensor name: non-empty, valid UTF-8 without NUL bytes (strict, unlike values: ggml and llama.cpp
+        keep names as C strings, which would end at the NUL)."""
         at = self.pos
         raw = self.raw_string(field)
         if not raw:
             self.fail(field, at, "empty name")
+        nul = raw.find(b"\0")
+        if nul >= 0:
+            self.fail(field, at, f"name holds a NUL byte at byte offset {at + 8 + nul} ({raw[:64]!r})")
         try:
             return raw.decode("utf-8")
         except UnicodeDecodeError as e:
@@ -221,7 +238,9 @@ class _Parser:
                 self.fail(f"{field} element type", at, f"arrays nested deeper than {MAX_ARRAY_NESTING} levels")
             self.nested_left -= count  # each inner array costs a Python object ~10x its 12 bytes in the file
             if self.nested_left < 0:
-                self.fail(f"{field} count", count_at, f"more than {MAX_NESTED_ARRAYS} arrays inside one array value")
+                self.fail(
+                    f"{field} count", count_at, f"more than {MAX_NESTED_ARRAYS} arrays inside array values in the file"
+                )
             out = []
             for i in range(count):
                 out.append(self.array(f"{key}[{i}]", depth + 1))
@@ -238,7 +257,7 @@ class _Parser:
             try:
                 out, self.pos = _read_strings_native(self.buf, self.pos, count)
             except ValueError as e:  # the message gives the element and its offset
-                raise GGUFError(f"{self.part.path}: array '{key}' {e}") from None
+                raise _error(f"{self.part.path}: array '{key}' {e}") from None
             return out
         out = []
         buf, pos, size = self.buf, self.pos, self.size
@@ -271,8 +290,10 @@ class _Parser:
         version = self.u32("version")
         if version not in GGUF_VERSIONS:
             why = f"unsupported GGUF version {version} (supported: 2, 3)"
-            if version & 0xFFFF == 0:
-                why += "; the file looks big-endian, which is not supported"
+            if version == 1:
+                why += "; GGUF v1 (2023, 32-bit counts) is obsolete: convert the model again with a current llama.cpp"
+            elif version & 0xFFFF == 0:  # llama.cpp refuses byte-swapped files too; none are published
+                why += "; the file looks big-endian, which is not supported (convert it to little-endian)"
             self.fail("version", 4, why)
         part.version = version
         n_tensors = self.u64("tensor count")
@@ -297,7 +318,6 @@ class _Parser:
             part.value_at[key] = self.pos
             if vtype == GGUFValueType.ARRAY:
                 etype_at = self.pos
-                self.nested_left = MAX_NESTED_ARRAYS
                 part.metadata[key] = self.value(vtype, label, 0)
                 (etype,) = _U32.unpack_from(self.buf, etype_at)
                 part.metadata_types[key] = (vtype, GGUFValueType(etype))
@@ -405,31 +425,51 @@ class _Parser:
 
 
 def _fail_at(part: _Part, key: str, problem: str):
-    raise GGUFError(f"{part.path}: {key} at byte offset {part.value_at.get(key, 0)}: {problem}")
+    raise _error(f"{part.path}: {key} at byte offset {part.value_at.get(key, 0)}: {problem}")
+
+
+def _split_int(part: _Part, key: str, default: int | None = None) -> int | None:
+    v = part.metadata.get(key, default)
+    if v is not None and type(v) is not int:  # also refuses bools, floats, strings and arrays
+        _fail_at(part, key, f"{v!r} is not an integer")
+    return v
 
 
 def _split_position(part: _Part) -> tuple[int, int]:
     """(split.no, split.count) of a part; (0, 1) for a file that is not split."""
-    count = part.metadata.get("split.count")
+    count = _split_int(part, "split.count")
     if count is None:
         return 0, 1
-    no = part.metadata.get("split.no", 0)
-    for key, v in (("split.count", count), ("split.no", no)):
-        if type(v) is not int:
-            _fail_at(part, key, f"{v!r} is not an integer")
-    if count < 1 or not 0 <= no < count:
+    no = _split_int(part, "split.no", 0)
+    if count < 1:
+        _fail_at(part, "split.count", f"a split model of {count} parts is impossible")
+    if not 0 <= no < count:
         _fail_at(part, "split.no", f"part {no} of {count} is impossible")
     return no, count
 
 
+_NOT_REGULAR = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"))
+
+
 def _open_part(path: Path) -> _Part:
     part = _Part(path)
-    with open(path, "rb") as f:
-        size = os.fstat(f.fileno()).st_size
-        part.size = size
-        if size == 0:
-            raise GGUFError(f"{path}: magic at byte offset 0: the file is empty")
-        part.map = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    # O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused below); it changes nothing for files.
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except IsADirectoryError:
+        raise _error(f"{path}: magic at byte offset 0: not a regular file (a directory)") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            kind = next((what for test, what in _NOT_REGULAR if test(st.st_mode)), "a device")
+            raise _error(f"{path}: magic at byte offset 0: not a regular file ({kind})")
+        if st.st_size == 0:
+            raise _error(f"{path}: magic at byte offset 0: the file is empty")
+        part.map = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)  # keeps its own duplicate of the descriptor
+    finally:
+        os.close(fd)
+    size = part.size = len(part.map)  # what was mapped, even if the file changed size since fstat
     try:
         _Parser(part, part.map, size).parse()
     except BaseException:
@@ -467,7 +507,7 @@ class GGUFFile:
             for name, shape, ttype, offset, nbytes, at in part.infos:
                 if name in self.tensors:
                     self.close()
-                    raise GGUFError(
+                    raise _error(
                         f"{part.path}: name of tensor at byte offset {at}: duplicate tensor name "
                         f"'{name}' (also in part {self.tensors[name].part + 1})"
                     )
@@ -475,7 +515,10 @@ class GGUFFile:
 
     def _open_other_parts(self, first: _Part) -> None:
         no, count = _split_position(first)
+        total = _split_int(first, "split.tensors.count")
         if count == 1:
+            if total is not None and total != len(first.infos):
+                _fail_at(first, "split.tensors.count", f"says {total} tensors, the file holds {len(first.infos)}")
             return
         if no != 0:
             _fail_at(
@@ -497,10 +540,11 @@ class GGUFFile:
                 _fail_at(first, "split.count", f"part {i + 1} of {count} is missing ({p})")
             part = _open_part(p)
             self._parts.append(part)
-            if _split_position(part) != (i, count):
-                found = _split_position(part)
-                _fail_at(part, "split.no", f"expected part {i} of {count} (0-based), found {found[0]} of {found[1]}")
-        total = first.metadata.get("split.tensors.count")
+            found = _split_position(part)
+            if found != (i, count):
+                key = "split.count" if found[1] != count else "split.no"
+                what = f"found {found[0]} of {found[1]}" if key in part.metadata else f"{key} is missing"
+                _fail_at(part, key, f"expected part {i} of {count} (0-based), {what}")
         found = sum(len(p.infos) for p in self._parts)
         if total is not None and total != found:
             _fail_at(first, "split.tensors.count", f"says {total} tensors, the {count} parts hold {found}")

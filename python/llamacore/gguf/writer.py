@@ -33,6 +33,7 @@ from .constants import (
     MAX_ALIGNMENT,
     MAX_DIMS,
     MAX_NAME_BYTES,
+    MAX_NESTED_ARRAYS,
     SCALAR_FORMATS,
     GGMLType,
     GGUFValueType,
@@ -159,8 +160,9 @@ def _encode_scalar(v: Any, t: GGUFValueType) -> bytes:
     return struct.pack("<" + SCALAR_FORMATS[t][0], v)
 
 
-def _encode_array_items(items, etype: GGUFValueType, depth: int) -> bytes:
-    """Element type tag, count and items of an array (the part after the ARRAY tag)."""
+def _encode_array_items(items, etype: GGUFValueType, depth: int, nested: list[int]) -> bytes:
+    """Element type tag, count and items of an array (the part after the ARRAY tag). nested[0] counts the arrays
+    inside arrays, which the reader bounds over the whole file."""
     if depth > 8:
         raise ValueError("arrays nested deeper than 8 levels")
     head = _U32.pack(etype) + _U64.pack(len(items))
@@ -169,11 +171,14 @@ def _encode_array_items(items, etype: GGUFValueType, depth: int) -> bytes:
             items = items.tolist()
         return head + b"".join([_encode_string(s) for s in items])
     if etype == GGUFValueType.ARRAY:
+        nested[0] += len(items)
+        if nested[0] > MAX_NESTED_ARRAYS:
+            raise ValueError(f"more than {MAX_NESTED_ARRAYS} arrays inside array values in the file")
         parts = [head]
         for inner in items:
             if not isinstance(inner, (list, tuple, np.ndarray)):
                 raise TypeError(f"element of a nested array must be a list or array, not {type(inner).__name__}")
-            parts.append(_encode_array_items(inner, _infer_element(inner), depth + 1))
+            parts.append(_encode_array_items(inner, _infer_element(inner), depth + 1, nested))
         return b"".join(parts)
     arr = np.asarray(items)
     if arr.ndim != 1:
@@ -210,6 +215,7 @@ class GGUFWriter:
         self._kv: dict[str, bytes] = {}  # key -> encoded type tag + value
         self._tensors: dict[str, tuple[tuple[int, ...], GGMLType, np.ndarray]] = {}
         self._written = False
+        self._nested_arrays = 0  # arrays inside array values, all keys together (the reader's bound)
         if alignment != GGUF_DEFAULT_ALIGNMENT:
             self.add("general.alignment", alignment, GGUFValueType.UINT32)
 
@@ -220,6 +226,8 @@ class GGUFWriter:
         if not isinstance(key, str) or not key:
             raise ValueError(f"metadata key must be a non-empty str, got {key!r}")
         key.encode("utf-8")  # keys must be valid UTF-8: surrogates raise here
+        if "\0" in key:
+            raise ValueError(f"metadata key {key!r} holds a NUL byte (names are C strings in llama.cpp)")
         if key in self._kv:
             raise ValueError(f"duplicate metadata key '{key}'")
         etype = None
@@ -237,7 +245,9 @@ class GGUFWriter:
                 raise TypeError(f"'{key}': ARRAY value must be a list, tuple or numpy array")
             if etype is None:  # (not `or`: UINT8 is 0)
                 etype = _infer_element(value)
-            data = _U32.pack(vtype) + _encode_array_items(value, etype, 1)
+            nested = [self._nested_arrays]
+            data = _U32.pack(vtype) + _encode_array_items(value, etype, 1, nested)
+            self._nested_arrays = nested[0]
         else:
             if is_array:
                 raise TypeError(f"'{key}': a {vtype.name} value cannot be a list")
@@ -255,6 +265,8 @@ class GGUFWriter:
         `shape` is in GGUF order (ne[0] first); by default the numpy shape reversed."""
         if not isinstance(name, str) or not name or len(name.encode("utf-8")) > MAX_NAME_BYTES:
             raise ValueError(f"tensor name must be 1 to {MAX_NAME_BYTES} bytes of UTF-8, got {name!r}")
+        if "\0" in name:
+            raise ValueError(f"tensor name {name!r} holds a NUL byte (names are C strings in ggml)")
         if name in self._tensors:
             raise ValueError(f"duplicate tensor name '{name}'")
         ttype = None if type is None else GGMLType(type)
