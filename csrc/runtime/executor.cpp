@@ -74,22 +74,27 @@ void Program::Impl::exec(const Step& s, KVCache& kv, int ith, int nth) {
             const TensorSpec& w = tensors[n.in[0]].spec;
             const int32_t x = n.in[1];
             const int64_t k = w.cols;
-            uint8_t* xq = work.data();
+            // Few rows (decode): every thread normalizes and quantizes all of them into its own buffer, so no
+            // barrier is needed before the dot products. Many rows (prefill): the threads share the work, then wait.
+            const bool own = R <= kOwnQuantRows && nth > 1;
+            uint8_t* xq = own ? work.data() + own_work_offset + own_work_stride * ith : work.data();
             if (s.quantize) {
-                if (s.norm) {  // rms norm of each row, then quantize it (rows split over the threads)
+                int64_t r0 = 0, r1 = R;
+                if (!own) ops::split_range(R, ith, nth, &r0, &r1);
+                if (s.norm) {  // rms norm of each row, then quantize it
                     float* row = reinterpret_cast<float*>(work.data() + norm_work_offset + norm_work_stride * ith);
                     const float* nw = s.norm_w >= 0 ? fptr(s.norm_w) : nullptr;
                     const size_t rb = ops::act_row_bytes(w.dtype, k);
-                    int64_t r0, r1;
-                    ops::split_range(R, ith, nth, &r0, &r1);
                     for (int64_t r = r0; r < r1; ++r) {
                         ops::rms_norm(fptr(x) + r * stride(x), k, 1, k, s.norm_eps, nw, row, k, 0, 1);
                         ops::matmul_quantize(w.dtype, row, k, 1, k, xq + r * rb, 0, 1);
                     }
+                } else if (own) {
+                    ops::matmul_quantize(w.dtype, fptr(x), stride(x), R, k, xq, 0, 1);
                 } else {
                     ops::matmul_quantize(w.dtype, fptr(x), stride(x), R, k, xq, ith, nth);
                 }
-                pool->barrier();
+                if (!own) pool->barrier();
             }
             // Each thread computes its own range of output columns (weight rows), then its epilogue on them.
             int64_t c0, c1;

@@ -80,8 +80,13 @@ std::vector<Phase> phases(const Program::Impl& p, const Step& s) {
     const NodeSpec& n = s.node;
     std::vector<Phase> out;
     if (n.op == Op::matmul) {
-        if (s.quantize) out.push_back({{root(n.in[1])}, {kWork}});
-        Phase b{{kWork}, {root(n.out)}};
+        // One phase: with few rows each thread quantizes its own copy and there is no barrier inside (with many
+        // rows there is one after the quantization, which only adds synchronization).
+        // The quantized rows (kWork) are written by the matmul that quantizes and read by the ones sharing them
+        // right after it, by the same threads (own copies) or after its internal barrier: only a later quantizing
+        // matmul's write conflicts with them, and it does through the first one's write.
+        Phase b{{}, {root(n.out)}};
+        if (s.quantize) b.reads.push_back(root(n.in[1])), b.writes.push_back(kWork);
         if (s.residual >= 0) b.reads.push_back(root(s.residual));
         // glu_other was written by this same thread in the previous step: no hazard between threads
         out.push_back(b);
@@ -189,13 +194,14 @@ void plan(Program::Impl& p, const GraphSpec& spec, const Options& opt, KVCache& 
 
     // Work memory: the largest quantized activation block, the attention scratch, a float row per thread for
     // norm prologues.
-    int64_t mm = 0, at = 0, norm_row = 0;
+    int64_t mm = 0, at = 0, norm_row = 0, own_rows = 0;
     const int nth = p.pool->n_threads();
     for (const Step& s : p.steps) {
         if (s.node.op == Op::matmul) {
             const Tensor& w = p.tensors[s.node.in[0]];
             const Tensor& x = p.tensors[s.node.in[1]];
             mm = std::max<int64_t>(mm, ops::matmul_wsize(w.spec.dtype, x.max_rows, w.spec.cols));
+            own_rows = std::max<int64_t>(own_rows, ops::matmul_wsize(w.spec.dtype, kOwnQuantRows, w.spec.cols));
             if (s.norm) norm_row = std::max<int64_t>(norm_row, w.spec.cols * static_cast<int64_t>(sizeof(float)));
         } else if (s.node.op == Op::attention) {
             at = std::max<int64_t>(at, ops::attention_wsize(s.attn, nth));
@@ -204,7 +210,9 @@ void plan(Program::Impl& p, const GraphSpec& spec, const Options& opt, KVCache& 
     p.attn_work_offset = static_cast<size_t>(round_up(mm, kAlign));
     p.norm_work_offset = p.attn_work_offset + static_cast<size_t>(round_up(at, kAlign));
     p.norm_work_stride = static_cast<size_t>(round_up(norm_row, kAlign));
-    p.work = HostBuffer(p.norm_work_offset + p.norm_work_stride * nth + kAlign);
+    p.own_work_offset = p.norm_work_offset + p.norm_work_stride * nth;
+    p.own_work_stride = static_cast<size_t>(round_up(own_rows, kAlign));
+    p.work = HostBuffer(p.own_work_offset + p.own_work_stride * nth + kAlign);
     p.n_barriers = 0;
     for (const Step& s : p.steps) {
         p.n_barriers +=

@@ -54,6 +54,9 @@ struct CallState {
     std::vector<std::array<int64_t, 5>> groups;
 };
 
+// Matmuls over at most this many rows quantize them on every thread (no barrier); see the executor.
+constexpr int64_t kOwnQuantRows = 4;
+
 struct Program::Impl {
     std::vector<Tensor> tensors;
     std::vector<Step> steps;
@@ -61,6 +64,7 @@ struct Program::Impl {
     HostBuffer work;   // matmul quantized activations, then attention scratch, then per-thread norm rows
     size_t attn_work_offset = 0;
     size_t norm_work_offset = 0, norm_work_stride = 0;  // per-thread float row for norm prologues
+    size_t own_work_offset = 0, own_work_stride = 0;    // per-thread quantized rows (calls of few rows)
     int32_t output = -1;                                // the output tensor
     int32_t n_barriers = 0;
     int64_t n_nodes = 0;          // graph nodes before fusion

@@ -1,11 +1,17 @@
 // The graph runtime: a model's forward pass as a list of nodes, planned once and executed in one call.
 //
 // Python (llamacore.graph) records the nodes of one architecture once per model; Program takes that description,
-// checks it, plans it (arena offsets with lifetime-based reuse, barriers only where a node needs another's output,
-// one activation quantization shared by matmuls of the same input) and runs it on a persistent thread pool: every
-// thread walks the whole node list, each doing its (ith, nth) share of every node, with a spin barrier between
-// dependent nodes. One Program serves every batch size up to max_tokens: rows of activations are symbolic (the
-// number of tokens of the call, or the number of output rows asked for); only the call's inputs change.
+// checks it (runtime/checker.cpp), fuses neighbours into steps (runtime/fusions.cpp: one activation quantization
+// shared by matmuls of the same input, rms_norm folded into that quantization, bias / residual add / glu in the
+// matmul epilogue, norm + add, per-head q/k norm + rope, the KV-cache store in the rope of k), plans it
+// (runtime/planner.cpp: a barrier only where a step needs what another thread wrote, arena offsets with
+// lifetime-based reuse) and runs it on a persistent thread pool (runtime/executor.cpp): every thread walks the whole
+// step list, each doing its (ith, nth) share of every step. A Llama layer is 10 steps and 10 barriers.
+// One Program serves every batch size up to max_tokens: rows of activations are symbolic (the number of tokens of
+// the call, or the number of output rows asked for); only the call's inputs change.
+//
+// A token's results do not depend on the batch around it as far as the runtime goes (row-wise ops, matmul columns
+// split the same way, attention cell ranges aligned); the kernels decide the rest.
 //
 // Tensors are 2-D [rows, cols], row-major. Activations are float32; weights keep their GGUF type and are read in
 // place (the caller keeps the memory alive: a read-only mmap). A view is a column range of another tensor with the
