@@ -567,13 +567,14 @@ def test_attention_sliding_window_softcap_and_mask(level):
 
 @pytest.mark.parametrize("cache", ["F16", "Q8_0"])
 def test_attention_prefill_tiles(level, cache):
-    """Multi-token calls (the tiled path): several 16-token tiles, a partial last tile, blocks of 64 cells, GQA groups
-    of 1, 3 and 8 heads, sliding window and soft-capping, positions and mask modes."""
+    """Calls of 64 tokens or more (the tiled path): several 16-token tiles, a partial last tile, blocks of 64 cells,
+    GQA groups of 1, 3 and 8 heads, sliding window and soft-capping, positions and mask modes."""
     rng = np.random.default_rng(22)
     for T, H, Hkv, D, n_past, window, cap in [
-        (40, 6, 2, 64, 110, 0, 0.0),
-        (21, 3, 3, 32, 0, 0, 0.0),
-        (17, 8, 1, 128, 60, 50, 20.0),
+        (100, 6, 2, 64, 110, 0, 0.0),  # tiled from 64 tokens: 7 tiles of 16, the last one partial
+        (70, 3, 3, 32, 0, 0, 0.0),
+        (65, 8, 1, 128, 60, 50, 20.0),
+        (21, 4, 2, 64, 30, 8, 0.0),  # fewer tokens: token by token
     ]:
         n_kv = n_past + T
         q = rng.standard_normal((T, H, D)).astype(np.float32)

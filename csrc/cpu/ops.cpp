@@ -141,22 +141,11 @@ void matmul_compute(DType w, const void* wp, size_t w_stride, int64_t nrows, int
     const Kernels& kt = cpu::kernels();
     const size_t xs = act_row_bytes(w, k);
     const cpu::GemmFn g = kt.gemm[tid(w)];
-    // Split the weight rows (each thread streams its own part of W once); with few rows and many tokens, split
-    // the tokens instead.
-    if (nrows >= 16 * nth || n < nth) {
-        int64_t r0, r1;
-        split_range(nrows, ith, nth, &r0, &r1, nrows >= 16 * nth ? 16 : 1);
-        if (r1 > r0) {
-            g(static_cast<const uint8_t*>(wp) + r0 * w_stride, w_stride, r1 - r0, k, xq, xs, n, y + r0, y_stride);
-        }
-    } else {
-        int64_t t0, t1;
-        split_range(n, ith, nth, &t0, &t1);
-        if (t1 > t0) {
-            g(wp, w_stride, nrows, k, static_cast<const uint8_t*>(xq) + t0 * xs, xs, t1 - t0, y + t0 * y_stride,
-              y_stride);
-        }
-    }
+    // Split the weight rows: each thread streams its own part of W once, and every thread sees all n tokens, so the
+    // kernel chosen (it depends on n) and therefore the rounding do not depend on the thread count.
+    int64_t r0, r1;
+    split_range(nrows, ith, nth, &r0, &r1, nrows >= 16 * nth ? 16 : 1);
+    if (r1 > r0) g(static_cast<const uint8_t*>(wp) + r0 * w_stride, w_stride, r1 - r0, k, xq, xs, n, y + r0, y_stride);
 }
 
 void matmul(ThreadPool& pool, DType w, const void* wp, size_t w_stride, int64_t nrows, int64_t k, const float* x,
@@ -342,14 +331,14 @@ int64_t attn_subgroups(const AttentionParams& p, int nth) {
     return std::min(attn_group(p), (4 * static_cast<int64_t>(nth) + pairs - 1) / pairs);
 }
 
-// Multi-token calls (prefill) take the tiled path: a tile of 16 query tokens x the query heads of one KV head (the
-// rows) against blocks of 64 cells. K and V are converted to f32 once per block for all rows; the level kernel
-// attn_block keeps the rows in the vector lanes (scores, visibility and the online softmax vectorise over rows).
-constexpr int64_t kAttnTileTokens = 16;
+// Calls of kAttnTiledMinTokens tokens or more (prefill) take the tiled path: a tile of 16 query tokens x the query
+// heads of one KV head (the rows) against blocks of 64 cells. K and V are converted to f32 once per block for all rows;
+// the level kernel attn_block keeps the rows in the vector lanes (scores, visibility and the online softmax vectorise
+// over rows). Its float rounding differs from the one-token path's, so a token's output depends (in the last bits)
+// on whether it came in a call of >= 64 tokens; smaller calls are computed token by token, bit-identical to decode.
+constexpr int64_t kAttnTileTokens = 16, kAttnTiledMinTokens = 64;
 
-bool attn_tiled(const AttentionParams& p) {
-    return p.n_tokens >= 2 && p.n_tokens * attn_group(p) >= 8 && attn_group(p) <= 64;
-}
+bool attn_tiled(const AttentionParams& p) { return p.n_tokens >= kAttnTiledMinTokens && attn_group(p) <= 64; }
 
 size_t attn_tile_floats(const AttentionParams& p) {
     const int64_t R = kAttnTileTokens * attn_group(p), d = p.head_dim, dv = p.head_dim_v;

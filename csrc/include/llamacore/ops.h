@@ -11,6 +11,10 @@
 // - Each kernel dispatches on lc::cpu_level() at call time (generic, avx2, avx512 or neon), so set_cpu_level()
 //   takes effect at once. All levels compute the same function; results differ only by float rounding, except the
 //   activation quantizers, which are bit-identical across levels.
+// - Batch shape and rounding: a token's result does not depend on the thread count. It can depend, in the last bits,
+//   on how many tokens share the call: AVX-512 matmul with 8 or more tokens and attention with 64 or more tokens use
+//   matrix-matrix kernels whose float summation order differs from the one-token kernels (llama.cpp behaves alike).
+//   Below those sizes, and on the generic and AVX2 levels for matmul, results are bit-identical to one-token calls.
 #pragma once
 
 #include <cstddef>
