@@ -11,8 +11,8 @@ Engine(model_path, *, n_ctx=4096, n_batch=512, n_threads=None, type_k="f16", typ
        verbose=False)
     n_ctx: KV cells in all (0: the model's training context); each of the n_seq_max sequences owns
     n_ctx // n_seq_max of them, so a sequence holds positions [0, n_ctx // n_seq_max). n_batch: the most tokens one
-    forward call carries (longer inputs are split; at most n_ctx). n_threads: None = physical cores. type_k/type_v: KV cache
-    element type, "f16" (default; also for None), "q8_0" or "f32" (or GGML type ids 1, 8, 0).
+    forward call carries (longer inputs are split; at most n_ctx). n_threads: None = physical cores. type_k/type_v:
+    KV cache element type, "f16" (default; also for None), "q8_0" or "f32" (or GGML type ids 1, 8, 0).
 Attributes: metadata (dict), arch (str), n_vocab, n_ctx, n_ctx_train, n_embd, n_batch, n_seq_max, params
     (the architecture's hyperparameters).
 
