@@ -10,52 +10,19 @@ shape reversed(shape). A row (ne[0]) must be a whole number of blocks (32 or 256
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Sequence
 
 import numpy as np
 
 from . import _core
+from .gguf.constants import GGMLType
 
 __all__ = ["QuantType", "SUPPORTED", "block_size", "dequantize", "quantize", "row_bytes", "type_size"]
 
 
-class QuantType(enum.IntEnum):
-    """GGML tensor type ids (as stored in GGUF files). Only the SUPPORTED ones can be (de)quantized here."""
-
-    F32 = 0
-    F16 = 1
-    Q4_0 = 2
-    Q4_1 = 3
-    Q5_0 = 6
-    Q5_1 = 7
-    Q8_0 = 8
-    Q8_1 = 9
-    Q2_K = 10
-    Q3_K = 11
-    Q4_K = 12
-    Q5_K = 13
-    Q6_K = 14
-    Q8_K = 15
-    IQ2_XXS = 16
-    IQ2_XS = 17
-    IQ3_XXS = 18
-    IQ1_S = 19
-    IQ4_NL = 20
-    IQ3_S = 21
-    IQ2_S = 22
-    IQ4_XS = 23
-    I8 = 24
-    I16 = 25
-    I32 = 26
-    I64 = 27
-    F64 = 28
-    IQ1_M = 29
-    BF16 = 30
-    TQ1_0 = 34
-    TQ2_0 = 35
-    MXFP4 = 39
-
+# GGML tensor type ids (as stored in GGUF files): the one table in llamacore.gguf. Only the SUPPORTED ones can be
+# (de)quantized here.
+QuantType = GGMLType
 
 SUPPORTED: frozenset[QuantType] = frozenset(t for t in QuantType if _core.quants_supported(int(t)))
 
