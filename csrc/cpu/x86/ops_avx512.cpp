@@ -183,5 +183,6 @@ namespace lc::cpu {
 void fill_avx512(Kernels& t) {
     avx512::fill_float_ops(t);
     avx512::fill_gemm(t);
+    avx512::fill_gemv(t);
 }
 }  // namespace lc::cpu

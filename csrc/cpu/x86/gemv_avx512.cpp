@@ -1,0 +1,428 @@
+// AVX-512 (F, BW, VL, VNNI) matrix-vector kernels (one token: decode) for the 4-bit formats Q4_0, Q4_1, IQ4_NL and
+// Q4_K, written to run at the memory bandwidth.
+//
+// Why a separate path: at one token the weight bytes are read once and never reused, so the kernel must consume them
+// faster than DRAM delivers them and keep the next ones in flight. The row tiles of gemm_avx512.cpp spend most of
+// their instructions turning nibbles into bytes in element order and spreading per-block scales, and reached only
+// about half the DRAM bandwidth. Here the activation row is laid out once per call (a few KiB, in L1/L2) in the order
+// the weight bytes already have in memory, so 64 weight bytes become 128 quants with one AND and one shift, and the
+// weights of the next row tile are prefetched while this one is computed.
+//
+//   32-element formats, 4 blocks per step: the 4 x 16 quant bytes in one zmm; low nibbles = elements 0-15 of each
+//   block, high nibbles = elements 16-31. vpdpbusd against the matching activation bytes leaves block b's partial
+//   sums in lanes 4b..4b+3; the offset (q - o) comes back through a precomputed -o * sum(x) per lane.
+//   Q4_K: 128 quant bytes of a super-block are two zmm; low nibbles of bytes 0-63 are sub-blocks 0 and 2, high nibbles
+//   sub-blocks 1 and 3 (then 4-7 likewise). vpmaddubsw + vpdpwssd with the 6-bit sub-block scales as int16 lanes
+//   accumulate the super-block in int32; the mins go through the activation's per-sub-block sums.
+#include <immintrin.h>
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wuninitialized"  // gcc 12 flags _mm512_undefined_* inside its own headers
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+#include <cstring>
+#include <new>
+
+#include "cpu/x86/x86.h"
+#include "quant/blocks.h"
+
+namespace lc::cpu::avx512 {
+namespace {
+
+inline uint16_t ld16(const uint8_t* p) {
+    uint16_t v;
+    std::memcpy(&v, p, 2);
+    return v;
+}
+inline uint32_t ld32(const uint8_t* p) {
+    uint32_t v;
+    std::memcpy(&v, p, 4);
+    return v;
+}
+inline float h2f(const uint8_t* p) { return _cvtsh_ss(ld16(p)); }
+
+// Per-thread scratch for the prepared activation row; only grows.
+struct Scratch {
+    uint8_t* p = nullptr;
+    size_t n = 0;
+    ~Scratch() { ::operator delete(p, std::align_val_t(64)); }
+    uint8_t* get(size_t want) {
+        if (want > n) {
+            ::operator delete(p, std::align_val_t(64));
+            p = static_cast<uint8_t*>(::operator new(want, std::align_val_t(64)));
+            n = want;
+        }
+        return p;
+    }
+};
+thread_local Scratch t_act;
+
+// Prefetch the bytes [p, p + n) of a weight row of the next tile (n <= 192).
+inline void prefetch(const uint8_t* p, int n) {
+    for (int i = 0; i < n; i += 64) _mm_prefetch(reinterpret_cast<const char*>(p + i), _MM_HINT_T0);
+}
+
+// =================================================================================================================
+// 32-element formats
+// =================================================================================================================
+
+struct Q4_0V {
+    static constexpr int kBytes = sizeof(block_q4_0), kQs = 2, kAct = sizeof(block_q8_0), kActQs = 2, kOffset = 8;
+    static constexpr bool kMin = false, kLut = false;
+};
+struct Q4_1V {
+    static constexpr int kBytes = sizeof(block_q4_1), kQs = 4, kAct = sizeof(block_q8_1), kActQs = 4, kOffset = 0;
+    static constexpr bool kMin = true, kLut = false;
+};
+struct IQ4_NLV {
+    static constexpr int kBytes = sizeof(block_iq4_nl), kQs = 2, kAct = sizeof(block_q8_0), kActQs = 2;
+    static constexpr int kOffset = 128;  // the codebook is looked up as value + 128 (uint8)
+    static constexpr bool kMin = false, kLut = true;
+};
+
+// Prepared activation, per group of 4 blocks: lo[64] (elements 0-15 of the 4 blocks), hi[64] (elements 16-31),
+// nc[16] int32 (-offset * sum of the 8 activation bytes lane i meets), dx[16] f32 (block b's scale in lanes
+// 4b..4b+3), sx[4] f32 (Q8_1's d * sum(q) per block; Q4_1 only) padded to 64 bytes.
+constexpr size_t kGroup32 = 5 * 64;
+
+template <class F>
+void prepare32(const uint8_t* xq, int64_t nb, uint8_t* out) {
+    const int64_t ng = (nb + 3) / 4;
+    std::memset(out, 0, static_cast<size_t>(ng) * kGroup32);
+    for (int64_t blk = 0; blk < nb; ++blk) {
+        uint8_t* g = out + (blk / 4) * kGroup32;
+        const int b = static_cast<int>(blk % 4);
+        const uint8_t* src = xq + blk * F::kAct;
+        const auto* q = reinterpret_cast<const int8_t*>(src + F::kActQs);
+        std::memcpy(g + 16 * b, q, 16);
+        std::memcpy(g + 64 + 16 * b, q + 16, 16);
+        auto* nc = reinterpret_cast<int32_t*>(g + 128);
+        auto* dx = reinterpret_cast<float*>(g + 192);
+        for (int j = 0; j < 4; ++j) {
+            int32_t s = 0;
+            for (int e = 0; e < 4; ++e) s += q[4 * j + e] + q[16 + 4 * j + e];
+            nc[4 * b + j] = -F::kOffset * s;
+            dx[4 * b + j] = h2f(src);
+        }
+        if constexpr (F::kMin) reinterpret_cast<float*>(g + 256)[b] = h2f(src + 2);
+    }
+}
+
+// R rows (r-th at w[r], ws bytes apart) x one prepared activation; pf: the next tile's first row (prefetched).
+template <class F, int R>
+void rows32(const uint8_t* w, size_t ws, const uint8_t* act, int64_t nb, const uint8_t* pf, float* y) {
+    const __m512i low4 = _mm512_set1_epi8(0x0F);
+    const __m512i lut = _mm512_broadcast_i32x4(
+        _mm_setr_epi8(1, 24, 45, 63, 79, 93, 106, 118, static_cast<char>(129), static_cast<char>(141),
+                      static_cast<char>(153), static_cast<char>(166), static_cast<char>(181), static_cast<char>(197),
+                      static_cast<char>(217), static_cast<char>(241)));
+    const __m512i spread = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+    __m512 acc[R];
+    __m128 accm[R];
+    for (int r = 0; r < R; ++r) {
+        acc[r] = _mm512_setzero_ps();
+        accm[r] = _mm_setzero_ps();
+    }
+    // One group of 4 blocks; wg[r]: the group's first block in row r (4 whole blocks readable).
+    auto group = [&](const uint8_t* const* wg, const uint8_t* a) {
+        const __m512i xlo = _mm512_load_si512(a), xhi = _mm512_load_si512(a + 64);
+        const __m512i nc = _mm512_load_si512(a + 128);
+        const __m512 dx = _mm512_load_ps(reinterpret_cast<const float*>(a + 192));
+        for (int r = 0; r < R; ++r) {
+            const uint8_t* b = wg[r];
+            __m512i q = _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + F::kQs)));
+            q = _mm512_inserti32x4(q, _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + F::kBytes + F::kQs)), 1);
+            q = _mm512_inserti32x4(q, _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 2 * F::kBytes + F::kQs)),
+                                   2);
+            q = _mm512_inserti32x4(q, _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 3 * F::kBytes + F::kQs)),
+                                   3);
+            __m512i lo = _mm512_and_si512(q, low4), hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), low4);
+            if constexpr (F::kLut) {
+                lo = _mm512_shuffle_epi8(lut, lo);
+                hi = _mm512_shuffle_epi8(lut, hi);
+            }
+            __m512i s = F::kOffset != 0 ? nc : _mm512_setzero_si512();
+            s = _mm512_dpbusd_epi32(s, lo, xlo);
+            s = _mm512_dpbusd_epi32(s, hi, xhi);
+            // the 4 block scales (fp16) -> lanes 4b..4b+3
+            const uint64_t d4 = ld16(b) | static_cast<uint64_t>(ld16(b + F::kBytes)) << 16 |
+                                static_cast<uint64_t>(ld16(b + 2 * F::kBytes)) << 32 |
+                                static_cast<uint64_t>(ld16(b + 3 * F::kBytes)) << 48;
+            const __m128 dw = _mm_cvtph_ps(_mm_cvtsi64_si128(static_cast<int64_t>(d4)));
+            const __m512 dws = _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(dw));
+            acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dws, dx), acc[r]);
+            if constexpr (F::kMin) {
+                const uint64_t m4 = ld16(b + 2) | static_cast<uint64_t>(ld16(b + F::kBytes + 2)) << 16 |
+                                    static_cast<uint64_t>(ld16(b + 2 * F::kBytes + 2)) << 32 |
+                                    static_cast<uint64_t>(ld16(b + 3 * F::kBytes + 2)) << 48;
+                const __m128 m = _mm_cvtph_ps(_mm_cvtsi64_si128(static_cast<int64_t>(m4)));
+                accm[r] = _mm_fmadd_ps(m, _mm_load_ps(reinterpret_cast<const float*>(a + 256)), accm[r]);
+            }
+        }
+    };
+    constexpr int64_t kGB = 4 * F::kBytes;  // weight bytes of a group
+    const int64_t full = nb / 4;
+    const uint8_t* wg[R];
+    for (int64_t g = 0; g < full; ++g) {
+        for (int r = 0; r < R; ++r) {
+            wg[r] = w + r * ws + g * kGB;
+            prefetch(pf + r * ws + g * kGB, static_cast<int>(kGB));
+        }
+        group(wg, act + g * kGroup32);
+    }
+    if (const int tail = static_cast<int>(nb - 4 * full)) {  // last 1-3 blocks, zero-padded (scale 0)
+        alignas(64) uint8_t buf[R][kGB];
+        for (int r = 0; r < R; ++r) {
+            std::memset(buf[r], 0, kGB);
+            std::memcpy(buf[r], w + r * ws + full * kGB, static_cast<size_t>(tail) * F::kBytes);
+            wg[r] = buf[r];
+        }
+        group(wg, act + full * kGroup32);
+    }
+    for (int r = 0; r < R; ++r) {
+        float v = _mm512_reduce_add_ps(acc[r]);
+        if constexpr (F::kMin) {
+            const __m128 h = _mm_add_ps(accm[r], _mm_movehl_ps(accm[r], accm[r]));
+            v += _mm_cvtss_f32(_mm_add_ss(h, _mm_movehdup_ps(h)));
+        }
+        y[r] = v;
+    }
+}
+
+template <class F>
+void gemv32(const void* w, size_t ws, int64_t nrows, int64_t k, const void* xq, float* y) {
+    constexpr int kR = 4;
+    const auto* wb = static_cast<const uint8_t*>(w);
+    const int64_t nb = k / 32;
+    uint8_t* act = t_act.get(static_cast<size_t>((nb + 3) / 4) * kGroup32);
+    prepare32<F>(static_cast<const uint8_t*>(xq), nb, act);
+    int64_t r = 0;
+    for (; r + kR <= nrows; r += kR) rows32<F, kR>(wb + r * ws, ws, act, nb, wb + (r + kR) * ws, y + r);
+    for (; r < nrows; ++r) rows32<F, 1>(wb + r * ws, ws, act, nb, wb + (r + 1) * ws, y + r);
+}
+
+// Q8_0: 4 blocks per step as two zmm (blocks 0-1, 2-3), made unsigned (q + 128) for vpdpbusd.
+// Prepared activation per group: xa[64] xb[64] (the 4 blocks' quants), nca[16] ncb[16] (int32: -128 * sum of the
+// 4 bytes lane i meets), dxa[16] dxb[16] (f32: block scales, 8 lanes each).
+constexpr size_t kGroupQ8 = 6 * 64;
+
+void prepare_q8_0(const uint8_t* xq, int64_t nb, uint8_t* out) {
+    const int64_t ng = (nb + 3) / 4;
+    std::memset(out, 0, static_cast<size_t>(ng) * kGroupQ8);
+    for (int64_t blk = 0; blk < nb; ++blk) {
+        uint8_t* g = out + (blk / 4) * kGroupQ8;
+        const int b = static_cast<int>(blk % 4), half = b / 2, pos = b % 2;
+        const uint8_t* src = xq + blk * sizeof(block_q8_0);
+        const auto* q = reinterpret_cast<const int8_t*>(src + 2);
+        std::memcpy(g + 64 * half + 32 * pos, q, 32);
+        auto* nc = reinterpret_cast<int32_t*>(g + 128 + 64 * half) + 8 * pos;
+        auto* dx = reinterpret_cast<float*>(g + 256 + 64 * half) + 8 * pos;
+        for (int j = 0; j < 8; ++j) {
+            nc[j] = -128 * (q[4 * j] + q[4 * j + 1] + q[4 * j + 2] + q[4 * j + 3]);
+            dx[j] = h2f(src);
+        }
+    }
+}
+
+template <int R>
+void rows_q8_0(const uint8_t* w, size_t ws, const uint8_t* act, int64_t nb, const uint8_t* pf, float* y) {
+    constexpr int kBytes = sizeof(block_q8_0);
+    constexpr int64_t kGB = 4 * kBytes;
+    const __m512i sign = _mm512_set1_epi8(static_cast<char>(0x80));
+    const __m512i spread_a = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+    const __m512i spread_b = _mm512_setr_epi32(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+    __m512 acc[R];
+    for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
+    auto group = [&](const uint8_t* const* wg, const uint8_t* a) {
+        const __m512i xa = _mm512_load_si512(a), xb = _mm512_load_si512(a + 64);
+        const __m512i nca = _mm512_load_si512(a + 128), ncb = _mm512_load_si512(a + 192);
+        const __m512 dxa = _mm512_load_ps(reinterpret_cast<const float*>(a + 256));
+        const __m512 dxb = _mm512_load_ps(reinterpret_cast<const float*>(a + 320));
+        for (int r = 0; r < R; ++r) {
+            const uint8_t* b = wg[r];
+            auto load2 = [&](const uint8_t* p) {
+                const __m512i v = _mm512_inserti64x4(
+                    _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 2))),
+                    _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + kBytes + 2)), 1);
+                return _mm512_xor_si512(v, sign);
+            };
+            const __m512i sa = _mm512_dpbusd_epi32(nca, load2(b), xa);
+            const __m512i sb = _mm512_dpbusd_epi32(ncb, load2(b + 2 * kBytes), xb);
+            const uint64_t d4 = ld16(b) | static_cast<uint64_t>(ld16(b + kBytes)) << 16 |
+                                static_cast<uint64_t>(ld16(b + 2 * kBytes)) << 32 |
+                                static_cast<uint64_t>(ld16(b + 3 * kBytes)) << 48;
+            const __m512 dw = _mm512_castps128_ps512(_mm_cvtph_ps(_mm_cvtsi64_si128(static_cast<int64_t>(d4))));
+            acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sa), _mm512_mul_ps(_mm512_permutexvar_ps(spread_a, dw), dxa),
+                                     acc[r]);
+            acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sb), _mm512_mul_ps(_mm512_permutexvar_ps(spread_b, dw), dxb),
+                                     acc[r]);
+        }
+    };
+    const int64_t full = nb / 4;
+    const uint8_t* wg[R];
+    for (int64_t g = 0; g < full; ++g) {
+        for (int r = 0; r < R; ++r) {
+            wg[r] = w + r * ws + g * kGB;
+            prefetch(pf + r * ws + g * kGB, static_cast<int>(kGB));
+        }
+        group(wg, act + g * kGroupQ8);
+    }
+    if (const int tail = static_cast<int>(nb - 4 * full)) {
+        alignas(64) uint8_t buf[R][kGB];
+        for (int r = 0; r < R; ++r) {
+            std::memset(buf[r], 0, kGB);
+            std::memcpy(buf[r], w + r * ws + full * kGB, static_cast<size_t>(tail) * kBytes);
+            wg[r] = buf[r];
+        }
+        group(wg, act + full * kGroupQ8);
+    }
+    for (int r = 0; r < R; ++r) y[r] = _mm512_reduce_add_ps(acc[r]);
+}
+
+void gemv_q8_0(const void* w, size_t ws, int64_t nrows, int64_t k, const void* xq, float* y) {
+    constexpr int kR = 4;
+    const auto* wb = static_cast<const uint8_t*>(w);
+    const int64_t nb = k / 32;
+    uint8_t* act = t_act.get(static_cast<size_t>((nb + 3) / 4) * kGroupQ8);
+    prepare_q8_0(static_cast<const uint8_t*>(xq), nb, act);
+    int64_t r = 0;
+    for (; r + kR <= nrows; r += kR) rows_q8_0<kR>(wb + r * ws, ws, act, nb, wb + (r + kR) * ws, y + r);
+    for (; r < nrows; ++r) rows_q8_0<1>(wb + r * ws, ws, act, nb, wb + (r + 1) * ws, y + r);
+}
+
+// =================================================================================================================
+// Q4_K
+// =================================================================================================================
+
+// Prepared activation per super-block (320 bytes): X[4][64] = the Q8_K quants as sub-blocks (0,2) (1,3) (4,6) (5,7),
+// then bs[8] int16 (sum of each 32-element sub-block) and dx (f32).
+constexpr size_t kSuperK = 5 * 64;
+constexpr int kQ8KBytes = sizeof(block_q8_K);  // d f32 at 0, qs at 4, bsums at 260
+
+void prepareK(const uint8_t* xq, int64_t nsb, uint8_t* out) {
+    static constexpr int kOrder[8] = {0, 2, 1, 3, 4, 6, 5, 7};
+    for (int64_t sb = 0; sb < nsb; ++sb) {
+        const uint8_t* src = xq + sb * kQ8KBytes;
+        uint8_t* o = out + sb * kSuperK;
+        for (int i = 0; i < 8; ++i) std::memcpy(o + 32 * i, src + 4 + 32 * kOrder[i], 32);
+        int16_t bs16[16], bs[8];
+        std::memcpy(bs16, src + 260, sizeof(bs16));
+        for (int j = 0; j < 8; ++j) bs[j] = static_cast<int16_t>(bs16[2 * j] + bs16[2 * j + 1]);
+        std::memcpy(o + 256, bs, sizeof(bs));
+        std::memcpy(o + 272, src, 4);
+    }
+}
+
+// 8 six-bit scales and 8 mins from the 12 packed bytes, as two little-endian 8-byte words.
+inline void unpack_k4_scales(const uint8_t* s, uint64_t* sc, uint64_t* mn) {
+    const uint32_t u0 = ld32(s), u1 = ld32(s + 4), u2 = ld32(s + 8);
+    const uint32_t sc_lo = u0 & 0x3f3f3f3f, sc_hi = (u2 & 0x0f0f0f0f) | (((u0 >> 6) & 0x03030303) << 4);
+    const uint32_t m_lo = u1 & 0x3f3f3f3f, m_hi = ((u2 >> 4) & 0x0f0f0f0f) | (((u1 >> 6) & 0x03030303) << 4);
+    *sc = sc_lo | (static_cast<uint64_t>(sc_hi) << 32);
+    *mn = m_lo | (static_cast<uint64_t>(m_hi) << 32);
+}
+
+// vpshufb controls that turn the 8 scale bytes (broadcast to every 128-bit lane) into the int16 lanes of quant vector
+// c: int16 lanes 0-15 get scale a, lanes 16-31 scale b, with (a, b) = (0,2) (1,3) (4,6) (5,7).
+struct ScaleCtl {
+    __m512i c[4];
+    ScaleCtl() {
+        static constexpr int kA[4] = {0, 1, 4, 5};
+        for (int v = 0; v < 4; ++v) {
+            alignas(64) uint8_t b[64];
+            for (int i = 0; i < 64; ++i) b[i] = (i & 1) ? 0x80 : static_cast<uint8_t>(i < 32 ? kA[v] : kA[v] + 2);
+            c[v] = _mm512_load_si512(b);
+        }
+    }
+};
+
+template <int R>
+void rows_q4_K(const uint8_t* w, size_t ws, const uint8_t* act, int64_t nsb, const uint8_t* pf, float* y) {
+    static const ScaleCtl ctl;
+    constexpr int kBytes = sizeof(block_q4_K);
+    const __m512i low4 = _mm512_set1_epi8(0x0F);
+    __m512 acc[R];
+    __m128 accm[R];
+    for (int r = 0; r < R; ++r) {
+        acc[r] = _mm512_setzero_ps();
+        accm[r] = _mm_setzero_ps();
+    }
+    for (int64_t sb = 0; sb < nsb; ++sb) {
+        const uint8_t* a = act + sb * kSuperK;
+        const __m512i x0 = _mm512_load_si512(a), x1 = _mm512_load_si512(a + 64);
+        const __m512i x2 = _mm512_load_si512(a + 128), x3 = _mm512_load_si512(a + 192);
+        const __m128i bs = _mm_load_si128(reinterpret_cast<const __m128i*>(a + 256));
+        float dx;
+        std::memcpy(&dx, a + 272, 4);
+        for (int r = 0; r < R; ++r) {
+            const uint8_t* b = w + r * ws + sb * kBytes;
+            prefetch(pf + r * ws + sb * kBytes, kBytes);
+            uint64_t sc8, m8;
+            unpack_k4_scales(b + 4, &sc8, &m8);
+            const __m512i scb = _mm512_set1_epi64(static_cast<int64_t>(sc8));
+            const __m512i v0 = _mm512_loadu_si512(b + 16), v1 = _mm512_loadu_si512(b + 80);
+            const __m512i q0 = _mm512_and_si512(v0, low4), q1 = _mm512_and_si512(_mm512_srli_epi16(v0, 4), low4);
+            const __m512i q2 = _mm512_and_si512(v1, low4), q3 = _mm512_and_si512(_mm512_srli_epi16(v1, 4), low4);
+            // two independent int32 chains
+            __m512i s0 = _mm512_madd_epi16(_mm512_maddubs_epi16(q0, x0), _mm512_shuffle_epi8(scb, ctl.c[0]));
+            __m512i s1 = _mm512_madd_epi16(_mm512_maddubs_epi16(q1, x1), _mm512_shuffle_epi8(scb, ctl.c[1]));
+            s0 = _mm512_dpwssd_epi32(s0, _mm512_maddubs_epi16(q2, x2), _mm512_shuffle_epi8(scb, ctl.c[2]));
+            s1 = _mm512_dpwssd_epi32(s1, _mm512_maddubs_epi16(q3, x3), _mm512_shuffle_epi8(scb, ctl.c[3]));
+            const __m128 dm = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(ld32(b)))), _mm_set1_ps(dx));
+            acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)), _mm512_broadcastss_ps(dm), acc[r]);
+            // mins: dmin * dx * sum_j m_j * bs_j (4 int32 lanes)
+            const __m128i mj = _mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<int64_t>(m8)));
+            accm[r] = _mm_fnmadd_ps(_mm_cvtepi32_ps(_mm_madd_epi16(mj, bs)), _mm_permute_ps(dm, 0x55), accm[r]);
+        }
+    }
+    for (int r = 0; r < R; ++r) {
+        const __m128 h = _mm_add_ps(accm[r], _mm_movehl_ps(accm[r], accm[r]));
+        y[r] = _mm512_reduce_add_ps(acc[r]) + _mm_cvtss_f32(_mm_add_ss(h, _mm_movehdup_ps(h)));
+    }
+}
+
+void gemv_q4_K(const void* w, size_t ws, int64_t nrows, int64_t k, const void* xq, float* y) {
+    constexpr int kR = 4;
+    const auto* wb = static_cast<const uint8_t*>(w);
+    const int64_t nsb = k / 256;
+    uint8_t* act = t_act.get(static_cast<size_t>(nsb) * kSuperK);
+    prepareK(static_cast<const uint8_t*>(xq), nsb, act);
+    int64_t r = 0;
+    for (; r + kR <= nrows; r += kR) rows_q4_K<kR>(wb + r * ws, ws, act, nsb, wb + (r + kR) * ws, y + r);
+    for (; r < nrows; ++r) rows_q4_K<1>(wb + r * ws, ws, act, nsb, wb + (r + 1) * ws, y + r);
+}
+
+// =================================================================================================================
+// n == 1 goes here; more tokens to the kernels the table had before (gemm_avx512.cpp).
+// =================================================================================================================
+
+GemmFn g_prev[kNumTypes];
+
+template <DType D, void (*Gemv)(const void*, size_t, int64_t, int64_t, const void*, float*)>
+void gemv_or_gemm(const void* w, size_t ws, int64_t nrows, int64_t k, const void* xq, size_t xs, int64_t n, float* y,
+                  int64_t ys) {
+    if (n == 1) {
+        Gemv(w, ws, nrows, k, xq, y);
+    } else {
+        g_prev[static_cast<int>(D)](w, ws, nrows, k, xq, xs, n, y, ys);
+    }
+}
+
+template <DType D, void (*Gemv)(const void*, size_t, int64_t, int64_t, const void*, float*)>
+void route(Kernels& t) {
+    g_prev[static_cast<int>(D)] = t.gemm[static_cast<int>(D)];
+    t.gemm[static_cast<int>(D)] = gemv_or_gemm<D, Gemv>;
+}
+
+}  // namespace
+
+void fill_gemv(Kernels& t) {
+    route<DType::Q4_0, gemv32<Q4_0V>>(t);
+    route<DType::Q4_1, gemv32<Q4_1V>>(t);
+    route<DType::IQ4_NL, gemv32<IQ4_NLV>>(t);
+    route<DType::Q8_0, gemv_q8_0>(t);
+    route<DType::Q4_K, gemv_q4_K>(t);
+}
+
+}  // namespace lc::cpu::avx512
