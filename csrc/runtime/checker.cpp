@@ -3,7 +3,6 @@
 #include <stdexcept>
 #include <string>
 
-#include "quant/quants.h"
 #include "runtime/program_impl.h"
 
 namespace lc::graph {
@@ -178,12 +177,7 @@ void check_nodes(Program::Impl& p, const Options& opt, KVCache& kv) {
                 const int32_t o = c.output(n, written);
                 c.need_cols(o, c.t(w).spec.cols, "output");
                 if (c.t(o).spec.rows_kind != Rows::tokens) c.fail("output needs a row per token");
-                try {
-                    ops::check_get_rows(c.t(w).spec.dtype, c.t(w).spec.cols, nullptr, 0, c.t(w).spec.rows);
-                } catch (const std::invalid_argument&) {
-                    if (!lc::dequantize_supported(c.t(w).spec.dtype)) throw;
-                    st.get_rows_kernel = false;
-                }
+                ops::check_get_rows(c.t(w).spec.dtype, c.t(w).spec.cols, nullptr, 0, c.t(w).spec.rows);
                 break;
             }
             case Op::matmul: {

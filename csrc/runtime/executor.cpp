@@ -7,7 +7,6 @@
 #include <stdexcept>
 #include <string>
 
-#include "quant/quants.h"
 #include "runtime/program_impl.h"
 
 namespace lc::graph {
@@ -57,16 +56,7 @@ void Program::Impl::exec(const Step& s, KVCache& kv, int ith, int nth) {
     switch (n.op) {
         case Op::get_rows: {
             const TensorSpec& w = tensors[n.in[0]].spec;
-            if (s.get_rows_kernel) {
-                ops::get_rows(w.dtype, w.data, w.row_bytes, w.cols, b.tokens, R, y, ys, ith, nth);
-            } else {  // a type the kernel table cannot dequantize yet: the scalar reference (one row per token)
-                int64_t r0, r1;
-                ops::split_range(R, ith, nth, &r0, &r1);
-                for (int64_t r = r0; r < r1; ++r) {
-                    lc::dequantize_row(w.dtype, static_cast<const uint8_t*>(w.data) + b.tokens[r] * w.row_bytes,
-                                       y + r * ys, w.cols);
-                }
-            }
+            ops::get_rows(w.dtype, w.data, w.row_bytes, w.cols, b.tokens, R, y, ys, ith, nth);
             break;
         }
         case Op::matmul: {

@@ -28,9 +28,8 @@ struct Tensor {
 // uses the same row split for both matmuls, so the second one's thread finds its gate/up columns in place.
 struct Step {
     NodeSpec node;
-    bool quantize = true;         // matmul: quantize the input (false: the previous matmul's quantized input serves)
-    bool barrier_after = true;    // wait for every thread before the next step
-    bool get_rows_kernel = true;  // get_rows: the kernel supports the table's type (else the scalar reference)
+    bool quantize = true;       // matmul: quantize the input (false: the previous matmul's quantized input serves)
+    bool barrier_after = true;  // wait for every thread before the next step
     // matmul fusions
     bool norm = false;  // prologue: rms norm of each input row (weight norm_w or none, eps norm_eps)
     int32_t norm_w = -1;
