@@ -5,8 +5,9 @@ kernels when the peer venv (../shared/tools/peer.sh) is installed.
     PYTHONPATH=python python benchmarks/bench_kernels.py                # best level, 1 and 2 threads
     PYTHONPATH=python python benchmarks/bench_kernels.py --levels all --formats Q4_0,Q8_0,Q4_K
 
-The matrix-vector product reads a 16384 x 4096 weight matrix (much larger than the caches), so its GB/s is comparable
-with the machine's read bandwidth, measured the same way (a streaming read of a buffer as large, same threads).
+The matrix-vector product reads a weight matrix of k = 4096 columns and, by default, enough rows for 256 MiB of
+weights in every format (several times the last-level cache, so the weights come from DRAM on every run), so its GB/s
+is comparable with the machine's read bandwidth, measured the same way (a streaming read of 512 MiB, same threads).
 Every figure is the best of several runs (other work on the machine only ever slows a run down). llama.cpp is driven
 through ctypes on its own ggml library: ggml_mul_mat on the same bytes with a persistent ggml thread pool; that is its
 generic (non-repacked) CPU path, what llama.cpp runs for formats it does not repack.
@@ -30,6 +31,9 @@ from llamacore import _core, ops  # noqa: E402
 # Figures from ../shared/notes/kernels-and-speed.md (2 cores, Zen 5), printed as the compute roofs.
 ROOF_FP32_GFLOPS = {1: 231, 2: 464}
 ROOF_INT8_GOPS = {1: 917, 2: 1670}
+
+READ_BYTES = 512 << 20  # streaming-read buffer: far larger than any last-level cache
+GEMV_BYTES = 256 << 20  # default matrix-vector weight bytes per format
 
 DEFAULT_FORMATS = ["Q4_0", "Q4_1", "Q5_0", "Q8_0", "Q4_K", "Q5_K", "Q6_K", "IQ4_NL", "F16", "BF16", "F32"]
 
@@ -152,7 +156,7 @@ def main() -> None:
     ap.add_argument("--formats", default=",".join(DEFAULT_FORMATS))
     ap.add_argument("--levels", default="best", help="best, all, or a comma list (generic,avx2,avx512,neon)")
     ap.add_argument("--threads", default="1,2")
-    ap.add_argument("--rows", type=int, default=16384, help="matrix-vector: weight rows (k = 4096)")
+    ap.add_argument("--rows", type=int, default=0, help="matrix-vector: weight rows (k = 4096); 0: 256 MiB of weights")
     ap.add_argument("--gemm", default="2048,4096,128", help="matrix-matrix: rows,k,tokens")
     ap.add_argument("--reps", type=int, default=5, help="runs per figure (the best is kept)")
     ap.add_argument("--no-llama", action="store_true", help="skip llama.cpp's ggml")
@@ -180,7 +184,7 @@ def main() -> None:
     rng = np.random.default_rng(0)
     bw = {}
     for t in threads:
-        bw[t] = _core.ops_read_bandwidth(args.rows * k, t, args.reps) / 1e9  # a Q8_0-sized buffer
+        bw[t] = _core.ops_read_bandwidth(READ_BYTES, t, max(10, args.reps)) / 1e9
     print("machine: streaming read " + ", ".join(f"{t} thr {bw[t]:.1f} GB/s" for t in threads))
     print(
         "roofs (notes, 2-core Zen 5): fp32 FMA "
@@ -192,13 +196,15 @@ def main() -> None:
 
     hdr = f"{'format':7} {'level':7} {'thr':>3} | {'GEMV ms':>8} {'GB/s':>6} {'%read':>6} {'llama GB/s':>10} |"
     hdr += f" {'GEMM ms':>8} {'GFLOP/s':>8} {'llama GFLOP/s':>13}"
-    print(f"GEMV: {args.rows} x {k} weights, 1 token; GEMM: {g_rows} x {g_k} weights, {g_n} tokens")
+    rows_txt = f"{args.rows}" if args.rows else "256 MiB /"
+    print(f"GEMV: {rows_txt} x {k} weights, 1 token; GEMM: {g_rows} x {g_k} weights, {g_n} tokens")
     print(hdr)
     print("-" * len(hdr))
     old = _core.cpu_level()
     try:
         for f in formats:
-            w = random_weights(f, args.rows, k, rng)
+            rows = args.rows or -(-GEMV_BYTES // ops.row_bytes(f, k))
+            w = random_weights(f, rows, k, rng)
             wg = w[:g_rows] if g_k == k else random_weights(f, g_rows, g_k, rng)
             x1 = rng.standard_normal((1, k)).astype(np.float32)
             xg = rng.standard_normal((g_n, g_k)).astype(np.float32)

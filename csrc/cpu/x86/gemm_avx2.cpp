@@ -7,6 +7,7 @@
 #include <immintrin.h>
 
 #include <cstring>
+#include <new>
 
 #include "cpu/x86/x86.h"
 #include "quant/blocks.h"
@@ -17,17 +18,7 @@ namespace {
 constexpr int64_t kTokenBlock = 64;
 
 inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
-inline uint16_t ld16(const uint8_t* p) {
-    uint16_t v;
-    std::memcpy(&v, p, 2);
-    return v;
-}
-inline uint32_t ld32(const uint8_t* p) {
-    uint32_t v;
-    std::memcpy(&v, p, 4);
-    return v;
-}
-inline float h2f(const uint8_t* p) { return _cvtsh_ss(ld16(p)); }
+#include "cpu/x86/level_util.h"  // ld16, ld32, h2f, unpack_k4_scales, Scratch
 inline float hsum(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -130,11 +121,10 @@ void tile32(const uint8_t* w, size_t ws, const uint8_t* x, size_t xs, int64_t nb
 constexpr int kQ8KBytes = sizeof(block_q8_K);
 
 inline void unpack_k4_scales(const uint8_t* s, uint8_t sc[8], uint8_t mn[8]) {
-    const uint32_t u0 = ld32(s), u1 = ld32(s + 4), u2 = ld32(s + 8);
-    const uint32_t a[2] = {u0 & 0x3f3f3f3f, (u2 & 0x0f0f0f0f) | (((u0 >> 6) & 0x03030303) << 4)};
-    const uint32_t m[2] = {u1 & 0x3f3f3f3f, ((u2 >> 4) & 0x0f0f0f0f) | (((u1 >> 6) & 0x03030303) << 4)};
-    std::memcpy(sc, a, 8);
-    std::memcpy(mn, m, 8);
+    uint64_t a, m;
+    unpack_k4_scales(s, &a, &m);
+    std::memcpy(sc, &a, 8);
+    std::memcpy(mn, &m, 8);
 }
 
 template <bool kHigh, int R, int C>

@@ -30,17 +30,7 @@ namespace {
 
 constexpr int64_t kTokenBlock = 64;  // tokens per pass over a row tile (their activations stay in L2)
 
-inline uint16_t ld16(const uint8_t* p) {
-    uint16_t v;
-    std::memcpy(&v, p, 2);
-    return v;
-}
-inline uint32_t ld32(const uint8_t* p) {
-    uint32_t v;
-    std::memcpy(&v, p, 4);
-    return v;
-}
-inline float h2f(const uint8_t* p) { return _cvtsh_ss(ld16(p)); }
+#include "cpu/x86/level_util.h"  // ld16, ld32, h2f, unpack_k4_scales, Scratch
 
 // [fp16 at a] in lanes 0-7, [fp16 at b] in lanes 8-15, as floats.
 inline __m512 pair_f16(const uint8_t* a, const uint8_t* b) {
@@ -172,15 +162,6 @@ void tile32(const uint8_t* w, size_t ws, const uint8_t* x, size_t xs, int64_t nb
 // ---- K-quants x Q8_K ----
 
 constexpr int kQ8KBytes = sizeof(block_q8_K);  // d f32 at 0, qs at 4, bsums at 260
-
-// Q4_K / Q5_K: 8 six-bit scales and mins from the 12 packed bytes, as two little-endian 8-byte words.
-inline void unpack_k4_scales(const uint8_t* s, uint64_t* sc, uint64_t* mn) {
-    const uint32_t u0 = ld32(s), u1 = ld32(s + 4), u2 = ld32(s + 8);
-    const uint32_t sc_lo = u0 & 0x3f3f3f3f, sc_hi = (u2 & 0x0f0f0f0f) | (((u0 >> 6) & 0x03030303) << 4);
-    const uint32_t m_lo = u1 & 0x3f3f3f3f, m_hi = ((u2 >> 4) & 0x0f0f0f0f) | (((u1 >> 6) & 0x03030303) << 4);
-    *sc = sc_lo | (static_cast<uint64_t>(sc_hi) << 32);
-    *mn = m_lo | (static_cast<uint64_t>(m_hi) << 32);
-}
 
 // Index vectors that spread int16 scales over the 32 int16 lanes of a chunk's vpmaddubsw result.
 struct ScaleIdx {
@@ -454,20 +435,6 @@ struct FamFloat {
 constexpr int64_t kPanelMinTokens = 8;
 constexpr int kPanelTiles = 2;  // 16-token tiles per pass
 
-// Per-thread scratch that only grows (no allocation once it has the size a model needs).
-struct Scratch {
-    uint8_t* p = nullptr;
-    size_t n = 0;
-    ~Scratch() { ::operator delete(p, std::align_val_t(64)); }
-    uint8_t* get(size_t want) {
-        if (want > n) {
-            ::operator delete(p, std::align_val_t(64));
-            p = static_cast<uint8_t*>(::operator new(want, std::align_val_t(64)));
-            n = want;
-        }
-        return p;
-    }
-};
 thread_local Scratch t_panel;
 
 // ---- panel of 32-element activation blocks (Q8_0 / Q8_1) ----

@@ -30,37 +30,40 @@
 namespace lc::cpu::avx512 {
 namespace {
 
-inline uint16_t ld16(const uint8_t* p) {
-    uint16_t v;
-    std::memcpy(&v, p, 2);
-    return v;
-}
-inline uint32_t ld32(const uint8_t* p) {
-    uint32_t v;
-    std::memcpy(&v, p, 4);
-    return v;
-}
-inline float h2f(const uint8_t* p) { return _cvtsh_ss(ld16(p)); }
+#include "cpu/x86/level_util.h"  // ld16, ld32, h2f, unpack_k4_scales, Scratch
 
-// Per-thread scratch for the prepared activation row; only grows.
-struct Scratch {
-    uint8_t* p = nullptr;
-    size_t n = 0;
-    ~Scratch() { ::operator delete(p, std::align_val_t(64)); }
-    uint8_t* get(size_t want) {
-        if (want > n) {
-            ::operator delete(p, std::align_val_t(64));
-            p = static_cast<uint8_t*>(::operator new(want, std::align_val_t(64)));
-            n = want;
-        }
-        return p;
-    }
-};
-thread_local Scratch t_act;
+thread_local Scratch t_act;  // the prepared activation row
 
 // Prefetch the bytes [p, p + n) of a weight row of the next tile (n <= 192).
 inline void prefetch(const uint8_t* p, int n) {
     for (int i = 0; i < n; i += 64) _mm_prefetch(reinterpret_cast<const char*>(p + i), _MM_HINT_T0);
+}
+
+// group(wg, a) over the blocks of R rows, 4 blocks at a time (wg[r]: the group's first block in row r; a: its prepared
+// activation, gstride bytes per group), prefetching the same bytes of the next tile (pf: its first row). The last 1-3
+// blocks are copied zero-padded (scale 0: they add nothing) so that no load passes the end of a row.
+template <int R, int kBytes, class Group>
+void for_groups(const uint8_t* w, size_t ws, int64_t nb, const uint8_t* pf, const uint8_t* act, size_t gstride,
+                Group&& group) {
+    constexpr int kGB = 4 * kBytes;
+    const int64_t full = nb / 4;
+    const uint8_t* wg[R];
+    for (int64_t g = 0; g < full; ++g) {
+        for (int r = 0; r < R; ++r) {
+            wg[r] = w + r * ws + g * kGB;
+            prefetch(pf + r * ws + g * kGB, kGB);
+        }
+        group(wg, act + g * gstride);
+    }
+    if (const int tail = static_cast<int>(nb - 4 * full)) {
+        alignas(64) uint8_t buf[R][kGB];
+        for (int r = 0; r < R; ++r) {
+            std::memset(buf[r], 0, kGB);
+            std::memcpy(buf[r], w + r * ws + full * kGB, static_cast<size_t>(tail) * kBytes);
+            wg[r] = buf[r];
+        }
+        group(wg, act + full * gstride);
+    }
 }
 
 // =================================================================================================================
@@ -133,10 +136,8 @@ void rows32(const uint8_t* w, size_t ws, const uint8_t* act, int64_t nb, const u
             const uint8_t* b = wg[r];
             __m512i q = _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + F::kQs)));
             q = _mm512_inserti32x4(q, _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + F::kBytes + F::kQs)), 1);
-            q = _mm512_inserti32x4(q, _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 2 * F::kBytes + F::kQs)),
-                                   2);
-            q = _mm512_inserti32x4(q, _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 3 * F::kBytes + F::kQs)),
-                                   3);
+            q = _mm512_inserti32x4(q, _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 2 * F::kBytes + F::kQs)), 2);
+            q = _mm512_inserti32x4(q, _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 3 * F::kBytes + F::kQs)), 3);
             __m512i lo = _mm512_and_si512(q, low4), hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), low4);
             if constexpr (F::kLut) {
                 lo = _mm512_shuffle_epi8(lut, lo);
@@ -161,25 +162,7 @@ void rows32(const uint8_t* w, size_t ws, const uint8_t* act, int64_t nb, const u
             }
         }
     };
-    constexpr int64_t kGB = 4 * F::kBytes;  // weight bytes of a group
-    const int64_t full = nb / 4;
-    const uint8_t* wg[R];
-    for (int64_t g = 0; g < full; ++g) {
-        for (int r = 0; r < R; ++r) {
-            wg[r] = w + r * ws + g * kGB;
-            prefetch(pf + r * ws + g * kGB, static_cast<int>(kGB));
-        }
-        group(wg, act + g * kGroup32);
-    }
-    if (const int tail = static_cast<int>(nb - 4 * full)) {  // last 1-3 blocks, zero-padded (scale 0)
-        alignas(64) uint8_t buf[R][kGB];
-        for (int r = 0; r < R; ++r) {
-            std::memset(buf[r], 0, kGB);
-            std::memcpy(buf[r], w + r * ws + full * kGB, static_cast<size_t>(tail) * F::kBytes);
-            wg[r] = buf[r];
-        }
-        group(wg, act + full * kGroup32);
-    }
+    for_groups<R, F::kBytes>(w, ws, nb, pf, act, kGroup32, group);
     for (int r = 0; r < R; ++r) {
         float v = _mm512_reduce_add_ps(acc[r]);
         if constexpr (F::kMin) {
@@ -228,7 +211,6 @@ void prepare_q8_0(const uint8_t* xq, int64_t nb, uint8_t* out) {
 template <int R>
 void rows_q8_0(const uint8_t* w, size_t ws, const uint8_t* act, int64_t nb, const uint8_t* pf, float* y) {
     constexpr int kBytes = sizeof(block_q8_0);
-    constexpr int64_t kGB = 4 * kBytes;
     const __m512i sign = _mm512_set1_epi8(static_cast<char>(0x80));
     const __m512i spread_a = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
     const __m512i spread_b = _mm512_setr_epi32(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
@@ -259,24 +241,7 @@ void rows_q8_0(const uint8_t* w, size_t ws, const uint8_t* act, int64_t nb, cons
                                      acc[r]);
         }
     };
-    const int64_t full = nb / 4;
-    const uint8_t* wg[R];
-    for (int64_t g = 0; g < full; ++g) {
-        for (int r = 0; r < R; ++r) {
-            wg[r] = w + r * ws + g * kGB;
-            prefetch(pf + r * ws + g * kGB, static_cast<int>(kGB));
-        }
-        group(wg, act + g * kGroupQ8);
-    }
-    if (const int tail = static_cast<int>(nb - 4 * full)) {
-        alignas(64) uint8_t buf[R][kGB];
-        for (int r = 0; r < R; ++r) {
-            std::memset(buf[r], 0, kGB);
-            std::memcpy(buf[r], w + r * ws + full * kGB, static_cast<size_t>(tail) * kBytes);
-            wg[r] = buf[r];
-        }
-        group(wg, act + full * kGroupQ8);
-    }
+    for_groups<R, kBytes>(w, ws, nb, pf, act, kGroupQ8, group);
     for (int r = 0; r < R; ++r) y[r] = _mm512_reduce_add_ps(acc[r]);
 }
 
@@ -312,15 +277,6 @@ void prepareK(const uint8_t* xq, int64_t nsb, uint8_t* out) {
         std::memcpy(o + 256, bs, sizeof(bs));
         std::memcpy(o + 272, src, 4);
     }
-}
-
-// 8 six-bit scales and 8 mins from the 12 packed bytes, as two little-endian 8-byte words.
-inline void unpack_k4_scales(const uint8_t* s, uint64_t* sc, uint64_t* mn) {
-    const uint32_t u0 = ld32(s), u1 = ld32(s + 4), u2 = ld32(s + 8);
-    const uint32_t sc_lo = u0 & 0x3f3f3f3f, sc_hi = (u2 & 0x0f0f0f0f) | (((u0 >> 6) & 0x03030303) << 4);
-    const uint32_t m_lo = u1 & 0x3f3f3f3f, m_hi = ((u2 >> 4) & 0x0f0f0f0f) | (((u1 >> 6) & 0x03030303) << 4);
-    *sc = sc_lo | (static_cast<uint64_t>(sc_hi) << 32);
-    *mn = m_lo | (static_cast<uint64_t>(m_hi) << 32);
 }
 
 // vpshufb controls that turn the 8 scale bytes (broadcast to every 128-bit lane) into the int16 lanes of quant vector
