@@ -1,5 +1,5 @@
-// AVX-512 (F, BW, VL, VNNI) matrix-vector kernels (one token: decode) for the 4-bit formats Q4_0, Q4_1, IQ4_NL and
-// Q4_K, written to run at the memory bandwidth.
+// AVX-512 (F, BW, VL, VNNI) matrix-vector kernels (one token: decode) for Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, Q8_0
+// and Q4_K, written to run at the memory bandwidth.
 //
 // Why a separate path: at one token the weight bytes are read once and never reused, so the kernel must consume them
 // faster than DRAM delivers them and keep the next ones in flight. The row tiles of gemm_avx512.cpp spend most of
@@ -72,16 +72,29 @@ void for_groups(const uint8_t* w, size_t ws, int64_t nb, const uint8_t* pf, cons
 
 struct Q4_0V {
     static constexpr int kBytes = sizeof(block_q4_0), kQs = 2, kAct = sizeof(block_q8_0), kActQs = 2, kOffset = 8;
-    static constexpr bool kMin = false, kLut = false;
+    static constexpr bool kMin = false, kLut = false, kHigh = false;
+    static constexpr int kQh = 0;
 };
 struct Q4_1V {
     static constexpr int kBytes = sizeof(block_q4_1), kQs = 4, kAct = sizeof(block_q8_1), kActQs = 4, kOffset = 0;
-    static constexpr bool kMin = true, kLut = false;
+    static constexpr bool kMin = true, kLut = false, kHigh = false;
+    static constexpr int kQh = 0;
+};
+struct Q5_0V {
+    static constexpr int kBytes = sizeof(block_q5_0), kQs = 6, kQh = 2, kAct = sizeof(block_q8_0), kActQs = 2;
+    static constexpr int kOffset = 16;
+    static constexpr bool kMin = false, kLut = false, kHigh = true;
+};
+struct Q5_1V {
+    static constexpr int kBytes = sizeof(block_q5_1), kQs = 8, kQh = 4, kAct = sizeof(block_q8_1), kActQs = 4;
+    static constexpr int kOffset = 0;
+    static constexpr bool kMin = true, kLut = false, kHigh = true;
 };
 struct IQ4_NLV {
     static constexpr int kBytes = sizeof(block_iq4_nl), kQs = 2, kAct = sizeof(block_q8_0), kActQs = 2;
     static constexpr int kOffset = 128;  // the codebook is looked up as value + 128 (uint8)
-    static constexpr bool kMin = false, kLut = true;
+    static constexpr bool kMin = false, kLut = true, kHigh = false;
+    static constexpr int kQh = 0;
 };
 
 // Prepared activation, per group of 4 blocks: lo[64] (elements 0-15 of the 4 blocks), hi[64] (elements 16-31),
@@ -139,6 +152,15 @@ void rows32(const uint8_t* w, size_t ws, const uint8_t* act, int64_t nb, const u
             q = _mm512_inserti32x4(q, _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 2 * F::kBytes + F::kQs)), 2);
             q = _mm512_inserti32x4(q, _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 3 * F::kBytes + F::kQs)), 3);
             __m512i lo = _mm512_and_si512(q, low4), hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), low4);
+            if constexpr (F::kHigh) {  // fifth bit: qh bit j of block b is element j's (j < 16: lo, else hi)
+                const uint64_t h0 = ld32(b + F::kQh), h1 = ld32(b + F::kBytes + F::kQh);
+                const uint64_t h2 = ld32(b + 2 * F::kBytes + F::kQh), h3 = ld32(b + 3 * F::kBytes + F::kQh);
+                const __mmask64 mlo = (h0 & 0xFFFF) | (h1 & 0xFFFF) << 16 | (h2 & 0xFFFF) << 32 | (h3 & 0xFFFF) << 48;
+                const __mmask64 mhi = (h0 >> 16) | (h1 >> 16) << 16 | (h2 >> 16) << 32 | (h3 >> 16) << 48;
+                const __m512i bit4 = _mm512_set1_epi8(0x10);
+                lo = _mm512_mask_add_epi8(lo, mlo, lo, bit4);
+                hi = _mm512_mask_add_epi8(hi, mhi, hi, bit4);
+            }
             if constexpr (F::kLut) {
                 lo = _mm512_shuffle_epi8(lut, lo);
                 hi = _mm512_shuffle_epi8(lut, hi);
@@ -376,6 +398,8 @@ void route(Kernels& t) {
 void fill_gemv(Kernels& t) {
     route<DType::Q4_0, gemv32<Q4_0V>>(t);
     route<DType::Q4_1, gemv32<Q4_1V>>(t);
+    route<DType::Q5_0, gemv32<Q5_0V>>(t);
+    route<DType::Q5_1, gemv32<Q5_1V>>(t);
     route<DType::IQ4_NL, gemv32<IQ4_NLV>>(t);
     route<DType::Q8_0, gemv_q8_0>(t);
     route<DType::Q4_K, gemv_q4_K>(t);
