@@ -220,5 +220,6 @@ namespace lc::cpu {
 void fill_avx2(Kernels& t) {
     avx2::fill_float_ops(t);
     avx2::fill_gemm(t);
+    avx2::fill_gemv(t);
 }
 }  // namespace lc::cpu

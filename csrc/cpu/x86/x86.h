@@ -6,6 +6,7 @@
 namespace lc::cpu {
 namespace avx2 {
 void fill_gemm(Kernels& t);
+void fill_gemv(Kernels& t);  // after fill_gemm: routes n == 1 of some formats to gemv_avx2.cpp
 void fill_float_ops(Kernels& t);
 }  // namespace avx2
 namespace avx512 {

@@ -1,0 +1,293 @@
+// AVX2 (+FMA, F16C) matrix-vector kernels (one token: decode) for Q4_0, Q4_1, Q5_0, Q5_1 and Q4_K: the design of
+// gemv_avx512.cpp on 256-bit vectors without VNNI.
+//
+// The activation row is laid out once per call in the order the weight bytes have in memory; then 32 weight bytes
+// become 64 quants with one AND and one shift. 32-element formats, 2 blocks per step: the 2 x 16 quant bytes in one
+// ymm, low nibbles against elements 0-15 of each block and high nibbles against 16-31; vpmaddubsw (u8 x s8; q <= 31,
+// so no int16 saturation even summed over both halves) + vpmaddwd(1) leave block b's partial sums in int32 lanes
+// 4b..4b+3, and the offset (q - o) comes back through a precomputed -o * sum(x) per lane. Q4_K keeps the natural
+// order (a 32-byte chunk's low nibbles are one sub-block, its high nibbles the next) with the sub-block scales as
+// int16 lanes of vpmaddwd. The next 4-row tile is prefetched.
+#include <immintrin.h>
+
+#include <cstring>
+#include <new>
+
+#include "cpu/x86/x86.h"
+#include "quant/blocks.h"
+
+namespace lc::cpu::avx2 {
+namespace {
+
+#include "cpu/x86/level_util.h"  // ld16, ld32, h2f, unpack_k4_scales, Scratch
+
+thread_local Scratch t_act;  // the prepared activation row
+
+inline void prefetch(const uint8_t* p, int n) {
+    for (int i = 0; i < n; i += 64) _mm_prefetch(reinterpret_cast<const char*>(p + i), _MM_HINT_T0);
+}
+
+inline float hsum(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+// 32 bits -> 32 bytes: byte i = 0x10 where bit i is set, else 0.
+inline __m256i bits_to_0x10(uint32_t m) {
+    const __m256i spread =
+        _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(m)),
+                            _mm256_setr_epi64x(0, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303));
+    const __m256i sel = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201ULL));
+    return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(spread, sel), sel), _mm256_set1_epi8(0x10));
+}
+
+// =================================================================================================================
+// 32-element formats with unsigned quants
+// =================================================================================================================
+
+struct Q4_0V {
+    static constexpr int kBytes = sizeof(block_q4_0), kQs = 2, kQh = 0, kAct = sizeof(block_q8_0), kActQs = 2;
+    static constexpr int kOffset = 8;
+    static constexpr bool kMin = false, kHigh = false;
+};
+struct Q4_1V {
+    static constexpr int kBytes = sizeof(block_q4_1), kQs = 4, kQh = 0, kAct = sizeof(block_q8_1), kActQs = 4;
+    static constexpr int kOffset = 0;
+    static constexpr bool kMin = true, kHigh = false;
+};
+struct Q5_0V {
+    static constexpr int kBytes = sizeof(block_q5_0), kQs = 6, kQh = 2, kAct = sizeof(block_q8_0), kActQs = 2;
+    static constexpr int kOffset = 16;
+    static constexpr bool kMin = false, kHigh = true;
+};
+struct Q5_1V {
+    static constexpr int kBytes = sizeof(block_q5_1), kQs = 8, kQh = 4, kAct = sizeof(block_q8_1), kActQs = 4;
+    static constexpr int kOffset = 0;
+    static constexpr bool kMin = true, kHigh = true;
+};
+
+// Prepared activation per pair of blocks: lo[32] (elements 0-15 of both), hi[32] (16-31), nc[8] int32 (-offset *
+// sum of the 8 activation bytes lane i meets), dx[8] f32 (block b's scale in lanes 4b..4b+3), sx[2] f32 (Q8_1's
+// d * sum(q); Q4_1/Q5_1) padded to 32 bytes.
+constexpr size_t kPair = 5 * 32;
+
+template <class F>
+void prepare32(const uint8_t* xq, int64_t nb, uint8_t* out) {
+    const int64_t np = (nb + 1) / 2;
+    std::memset(out, 0, static_cast<size_t>(np) * kPair);
+    for (int64_t blk = 0; blk < nb; ++blk) {
+        uint8_t* g = out + (blk / 2) * kPair;
+        const int b = static_cast<int>(blk % 2);
+        const uint8_t* src = xq + blk * F::kAct;
+        const auto* q = reinterpret_cast<const int8_t*>(src + F::kActQs);
+        std::memcpy(g + 16 * b, q, 16);
+        std::memcpy(g + 32 + 16 * b, q + 16, 16);
+        auto* nc = reinterpret_cast<int32_t*>(g + 64);
+        auto* dx = reinterpret_cast<float*>(g + 96);
+        for (int j = 0; j < 4; ++j) {
+            int32_t s = 0;
+            for (int e = 0; e < 4; ++e) s += q[4 * j + e] + q[16 + 4 * j + e];
+            nc[4 * b + j] = -F::kOffset * s;
+            dx[4 * b + j] = h2f(src);
+        }
+        if constexpr (F::kMin) reinterpret_cast<float*>(g + 128)[b] = h2f(src + 2);
+    }
+}
+
+template <class F, int R>
+void rows32(const uint8_t* w, size_t ws, const uint8_t* act, int64_t nb, const uint8_t* pf, float* y) {
+    constexpr int kPB = 2 * F::kBytes;  // weight bytes of a pair
+    const __m256i low4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
+    const __m256i spread = _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1);
+    __m256 acc[R];
+    __m128 accm[R];
+    for (int r = 0; r < R; ++r) {
+        acc[r] = _mm256_setzero_ps();
+        accm[r] = _mm_setzero_ps();
+    }
+    auto pair = [&](const uint8_t* const* wp, const uint8_t* a) {
+        const __m256i xlo = _mm256_load_si256(reinterpret_cast<const __m256i*>(a));
+        const __m256i xhi = _mm256_load_si256(reinterpret_cast<const __m256i*>(a + 32));
+        const __m256i nc = _mm256_load_si256(reinterpret_cast<const __m256i*>(a + 64));
+        const __m256 dx = _mm256_load_ps(reinterpret_cast<const float*>(a + 96));
+        for (int r = 0; r < R; ++r) {
+            const uint8_t* b = wp[r];
+            const __m256i q = _mm256_inserti128_si256(
+                _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + F::kQs))),
+                _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + F::kBytes + F::kQs)), 1);
+            __m256i lo = _mm256_and_si256(q, low4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4);
+            if constexpr (F::kHigh) {  // qh bit j of block b is element j's fifth bit (j < 16: lo, else hi)
+                const uint32_t h0 = ld32(b + F::kQh), h1 = ld32(b + F::kBytes + F::kQh);
+                lo = _mm256_or_si256(lo, bits_to_0x10((h0 & 0xFFFF) | (h1 << 16)));
+                hi = _mm256_or_si256(hi, bits_to_0x10((h0 >> 16) | (h1 & 0xFFFF0000u)));
+            }
+            const __m256i p16 = _mm256_add_epi16(_mm256_maddubs_epi16(lo, xlo), _mm256_maddubs_epi16(hi, xhi));
+            __m256i s = _mm256_madd_epi16(p16, ones);
+            if constexpr (F::kOffset != 0) s = _mm256_add_epi32(s, nc);
+            const uint32_t d2 = ld16(b) | static_cast<uint32_t>(ld16(b + F::kBytes)) << 16;
+            const __m256 dw = _mm256_permutevar8x32_ps(
+                _mm256_castps128_ps256(_mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(d2)))), spread);
+            acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(dw, dx), acc[r]);
+            if constexpr (F::kMin) {
+                const uint32_t m2 = ld16(b + 2) | static_cast<uint32_t>(ld16(b + F::kBytes + 2)) << 16;
+                const __m128 m = _mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(m2)));
+                accm[r] = _mm_fmadd_ps(m, _mm_load_ps(reinterpret_cast<const float*>(a + 128)), accm[r]);
+            }
+        }
+    };
+    const int64_t full = nb / 2;
+    const uint8_t* wp[R];
+    for (int64_t p = 0; p < full; ++p) {
+        for (int r = 0; r < R; ++r) {
+            wp[r] = w + r * ws + p * kPB;
+            prefetch(pf + r * ws + p * kPB, kPB);
+        }
+        pair(wp, act + p * kPair);
+    }
+    if (nb % 2) {  // the last block, zero-padded (scale 0: adds nothing) so no load passes the end of a row
+        alignas(32) uint8_t buf[R][kPB];
+        for (int r = 0; r < R; ++r) {
+            std::memset(buf[r], 0, kPB);
+            std::memcpy(buf[r], w + r * ws + full * kPB, F::kBytes);
+            wp[r] = buf[r];
+        }
+        pair(wp, act + full * kPair);
+    }
+    for (int r = 0; r < R; ++r) {
+        float v = hsum(acc[r]);
+        if constexpr (F::kMin) {
+            const __m128 h = _mm_add_ps(accm[r], _mm_movehl_ps(accm[r], accm[r]));
+            v += _mm_cvtss_f32(_mm_add_ss(h, _mm_movehdup_ps(h)));
+        }
+        y[r] = v;
+    }
+}
+
+template <class F>
+void gemv32(const void* w, size_t ws, int64_t nrows, int64_t k, const void* xq, float* y) {
+    constexpr int kR = 4;
+    const auto* wb = static_cast<const uint8_t*>(w);
+    const int64_t nb = k / 32;
+    uint8_t* act = t_act.get(static_cast<size_t>((nb + 1) / 2) * kPair);
+    prepare32<F>(static_cast<const uint8_t*>(xq), nb, act);
+    int64_t r = 0;
+    for (; r + kR <= nrows; r += kR) rows32<F, kR>(wb + r * ws, ws, act, nb, wb + (r + kR) * ws, y + r);
+    for (; r < nrows; ++r) rows32<F, 1>(wb + r * ws, ws, act, nb, wb + (r + 1) * ws, y + r);
+}
+
+// =================================================================================================================
+// Q4_K x Q8_K (natural order: no preparation beyond the per-sub-block sums)
+// =================================================================================================================
+
+constexpr int kQ8KBytes = sizeof(block_q8_K);  // d f32 at 0, qs at 4, bsums at 260
+
+// vpshufb controls that turn the 8 scale bytes (broadcast to both 128-bit lanes) into int16 lanes of sub-block s.
+struct ScaleCtl {
+    __m256i c[8];
+    ScaleCtl() {
+        for (int s = 0; s < 8; ++s) {
+            alignas(32) uint8_t b[32];
+            for (int i = 0; i < 32; ++i) b[i] = (i & 1) ? 0x80 : static_cast<uint8_t>(s);
+            c[s] = _mm256_load_si256(reinterpret_cast<const __m256i*>(b));
+        }
+    }
+};
+
+template <int R>
+void rows_q4_K(const uint8_t* w, size_t ws, const uint8_t* x, const int16_t* bs, int64_t nsb, const uint8_t* pf,
+               float* y) {
+    static const ScaleCtl ctl;
+    constexpr int kBytes = sizeof(block_q4_K);
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
+    __m256 acc[R];
+    __m128 accm[R];
+    for (int r = 0; r < R; ++r) {
+        acc[r] = _mm256_setzero_ps();
+        accm[r] = _mm_setzero_ps();
+    }
+    for (int64_t sb = 0; sb < nsb; ++sb) {
+        const uint8_t* xs = x + sb * kQ8KBytes;
+        float dx;
+        std::memcpy(&dx, xs, 4);
+        const __m128i bsv = _mm_loadu_si128(reinterpret_cast<const __m128i*>(bs + 8 * sb));
+        for (int r = 0; r < R; ++r) {
+            const uint8_t* b = w + r * ws + sb * kBytes;
+            prefetch(pf + r * ws + sb * kBytes, kBytes);
+            uint64_t sc8, m8;
+            unpack_k4_scales(b + 4, &sc8, &m8);
+            const __m256i scb = _mm256_set1_epi64x(static_cast<int64_t>(sc8));
+            __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
+            for (int c = 0; c < 4; ++c) {
+                const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 16 + 32 * c));
+                const __m256i lo = _mm256_and_si256(v, low4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
+                const __m256i xl = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xs + 4 + 64 * c));
+                const __m256i xh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xs + 36 + 64 * c));
+                s0 = _mm256_add_epi32(
+                    s0, _mm256_madd_epi16(_mm256_maddubs_epi16(lo, xl), _mm256_shuffle_epi8(scb, ctl.c[2 * c])));
+                s1 = _mm256_add_epi32(
+                    s1, _mm256_madd_epi16(_mm256_maddubs_epi16(hi, xh), _mm256_shuffle_epi8(scb, ctl.c[2 * c + 1])));
+            }
+            const __m128 dm = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(ld32(b)))), _mm_set1_ps(dx));
+            acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(s0, s1)), _mm256_broadcastss_ps(dm), acc[r]);
+            const __m128i mj = _mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<int64_t>(m8)));
+            accm[r] = _mm_fnmadd_ps(_mm_cvtepi32_ps(_mm_madd_epi16(mj, bsv)), _mm_permute_ps(dm, 0x55), accm[r]);
+        }
+    }
+    for (int r = 0; r < R; ++r) {
+        const __m128 h = _mm_add_ps(accm[r], _mm_movehl_ps(accm[r], accm[r]));
+        y[r] = hsum(acc[r]) + _mm_cvtss_f32(_mm_add_ss(h, _mm_movehdup_ps(h)));
+    }
+}
+
+void gemv_q4_K(const void* w, size_t ws, int64_t nrows, int64_t k, const void* xq, float* y) {
+    constexpr int kR = 4;
+    const auto* wb = static_cast<const uint8_t*>(w);
+    const auto* x = static_cast<const uint8_t*>(xq);
+    const int64_t nsb = k / 256;
+    // per super-block: the 8 sums of 32 activation quants (Q8_K keeps sums of 16)
+    auto* bs = reinterpret_cast<int16_t*>(t_act.get(static_cast<size_t>(nsb) * 16));
+    for (int64_t sb = 0; sb < nsb; ++sb) {
+        int16_t b16[16];
+        std::memcpy(b16, x + sb * kQ8KBytes + 260, sizeof(b16));
+        for (int j = 0; j < 8; ++j) bs[8 * sb + j] = static_cast<int16_t>(b16[2 * j] + b16[2 * j + 1]);
+    }
+    int64_t r = 0;
+    for (; r + kR <= nrows; r += kR) rows_q4_K<kR>(wb + r * ws, ws, x, bs, nsb, wb + (r + kR) * ws, y + r);
+    for (; r < nrows; ++r) rows_q4_K<1>(wb + r * ws, ws, x, bs, nsb, wb + (r + 1) * ws, y + r);
+}
+
+// =================================================================================================================
+// n == 1 goes here; more tokens to the kernels the table had before (gemm_avx2.cpp).
+// =================================================================================================================
+
+GemmFn g_prev[kNumTypes];
+
+template <DType D, void (*Gemv)(const void*, size_t, int64_t, int64_t, const void*, float*)>
+void gemv_or_gemm(const void* w, size_t ws, int64_t nrows, int64_t k, const void* xq, size_t xs, int64_t n, float* y,
+                  int64_t ys) {
+    if (n == 1) {
+        Gemv(w, ws, nrows, k, xq, y);
+    } else {
+        g_prev[static_cast<int>(D)](w, ws, nrows, k, xq, xs, n, y, ys);
+    }
+}
+
+template <DType D, void (*Gemv)(const void*, size_t, int64_t, int64_t, const void*, float*)>
+void route(Kernels& t) {
+    g_prev[static_cast<int>(D)] = t.gemm[static_cast<int>(D)];
+    t.gemm[static_cast<int>(D)] = gemv_or_gemm<D, Gemv>;
+}
+
+}  // namespace
+
+void fill_gemv(Kernels& t) {
+    route<DType::Q4_0, gemv32<Q4_0V>>(t);
+    route<DType::Q4_1, gemv32<Q4_1V>>(t);
+    route<DType::Q5_0, gemv32<Q5_0V>>(t);
+    route<DType::Q5_1, gemv32<Q5_1V>>(t);
+    route<DType::Q4_K, gemv_q4_K>(t);
+}
+
+}  // namespace lc::cpu::avx2
