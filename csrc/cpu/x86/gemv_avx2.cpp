@@ -1,4 +1,4 @@
-// AVX2 (+FMA, F16C) matrix-vector kernels (one token: decode) for Q4_0, Q4_1, Q5_0, Q5_1 and Q4_K: the design of
+// AVX2 (+FMA, F16C) matrix-vector kernels (one token: decode) for Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 and Q4_K: the design of
 // gemv_avx512.cpp on 256-bit vectors without VNNI.
 //
 // The activation row is laid out once per call in the order the weight bytes have in memory; then 32 weight bytes
@@ -178,6 +178,78 @@ void gemv32(const void* w, size_t ws, int64_t nrows, int64_t k, const void* xq, 
 }
 
 // =================================================================================================================
+// Q8_0 x Q8_0: signed quants, so the sign trick (|w| x sign(x, w)) instead of an offset; 2 blocks per step
+// =================================================================================================================
+
+// Prepared activation: the quants of each block at 32-byte alignment and one zero block (the padding of an odd
+// count), then the nb + 1 block scales as f32.
+void prepare_q8_0(const uint8_t* xq, int64_t nb, uint8_t* out) {
+    std::memset(out + 32 * nb, 0, 32);
+    auto* dx = reinterpret_cast<float*>(out + 32 * (nb + 1));
+    for (int64_t b = 0; b < nb; ++b) {
+        std::memcpy(out + 32 * b, xq + b * sizeof(block_q8_0) + 2, 32);
+        dx[b] = h2f(xq + b * sizeof(block_q8_0));
+    }
+    dx[nb] = 0.0f;  // the zero-padded block of an odd count
+}
+
+template <int R>
+void rows_q8_0(const uint8_t* w, size_t ws, const uint8_t* act, int64_t nb, const uint8_t* pf, float* y) {
+    constexpr int kBytes = sizeof(block_q8_0), kPB = 2 * kBytes;
+    const auto* dxs = reinterpret_cast<const float*>(act + 32 * (nb + 1));
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256 acc[R];
+    for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
+    auto dot = [&](const uint8_t* wq, __m256i x) {
+        const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wq));
+        return _mm256_cvtepi32_ps(
+            _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_abs_epi8(v), _mm256_sign_epi8(x, v)), ones));
+    };
+    auto pair = [&](const uint8_t* const* wp, int64_t blk) {
+        const __m256i x0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(act + 32 * blk));
+        const __m256i x1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(act + 32 * blk + 32));
+        const __m128 dx = _mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(dxs + blk)));
+        for (int r = 0; r < R; ++r) {
+            const uint8_t* b = wp[r];
+            const uint32_t d2 = ld16(b) | static_cast<uint32_t>(ld16(b + kBytes)) << 16;
+            const __m128 d = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(d2))), dx);
+            acc[r] = _mm256_fmadd_ps(dot(b + 2, x0), _mm256_broadcastss_ps(d), acc[r]);
+            acc[r] = _mm256_fmadd_ps(dot(b + kBytes + 2, x1), _mm256_broadcastss_ps(_mm_movehdup_ps(d)), acc[r]);
+        }
+    };
+    const int64_t full = nb / 2;
+    const uint8_t* wp[R];
+    for (int64_t p = 0; p < full; ++p) {
+        for (int r = 0; r < R; ++r) {
+            wp[r] = w + r * ws + p * kPB;
+            prefetch(pf + r * ws + p * kPB, kPB);
+        }
+        pair(wp, 2 * p);
+    }
+    if (nb % 2) {
+        alignas(32) uint8_t buf[R][kPB];
+        for (int r = 0; r < R; ++r) {
+            std::memset(buf[r], 0, kPB);
+            std::memcpy(buf[r], w + r * ws + full * kPB, kBytes);
+            wp[r] = buf[r];
+        }
+        pair(wp, 2 * full);
+    }
+    for (int r = 0; r < R; ++r) y[r] = hsum(acc[r]);
+}
+
+void gemv_q8_0(const void* w, size_t ws, int64_t nrows, int64_t k, const void* xq, float* y) {
+    constexpr int kR = 4;
+    const auto* wb = static_cast<const uint8_t*>(w);
+    const int64_t nb = k / 32;
+    uint8_t* act = t_act.get(static_cast<size_t>(nb + 1) * 36);
+    prepare_q8_0(static_cast<const uint8_t*>(xq), nb, act);
+    int64_t r = 0;
+    for (; r + kR <= nrows; r += kR) rows_q8_0<kR>(wb + r * ws, ws, act, nb, wb + (r + kR) * ws, y + r);
+    for (; r < nrows; ++r) rows_q8_0<1>(wb + r * ws, ws, act, nb, wb + (r + 1) * ws, y + r);
+}
+
+// =================================================================================================================
 // Q4_K x Q8_K (natural order: no preparation beyond the per-sub-block sums)
 // =================================================================================================================
 
@@ -287,6 +359,7 @@ void fill_gemv(Kernels& t) {
     route<DType::Q4_1, gemv32<Q4_1V>>(t);
     route<DType::Q5_0, gemv32<Q5_0V>>(t);
     route<DType::Q5_1, gemv32<Q5_1V>>(t);
+    route<DType::Q8_0, gemv_q8_0>(t);
     route<DType::Q4_K, gemv_q4_K>(t);
 }
 
