@@ -1,5 +1,5 @@
-// AVX-512 (F, BW, VL, VNNI) matrix-vector kernels (one token: decode) for Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, Q8_0
-// and Q4_K, written to run at the memory bandwidth.
+// AVX-512 (F, BW, VL, VNNI) matrix-vector kernels (one token: decode) for Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, Q8_0,
+// Q4_K and Q6_K, written to run at the memory bandwidth.
 //
 // Why a separate path: at one token the weight bytes are read once and never reused, so the kernel must consume them
 // faster than DRAM delivers them and keep the next ones in flight. The row tiles of gemm_avx512.cpp spend most of
@@ -372,6 +372,81 @@ void gemv_q4_K(const void* w, size_t ws, int64_t nrows, int64_t k, const void* x
 }
 
 // =================================================================================================================
+// Q6_K x Q8_K, natural order (no preparation): per 128-element half, 64 ql bytes (low nibbles: elements 0-63, high
+// nibbles: 64-127) and 32 qh bytes (2 bits per element); 16 groups of 16 with int8 scales as int16 lanes of vpdpwssd;
+// the q - 32 offset through Q8_K's 16-element sums.
+// =================================================================================================================
+
+// vpshufb controls: 128-bit lane L of the first (second) 64 quants of a half takes int16 scale L (4 + L) of the
+// half's 8, which sit in every lane.
+struct Q6Ctl {
+    __m512i a, b;
+    Q6Ctl() {
+        alignas(64) uint8_t x[64], y[64];
+        for (int i = 0; i < 64; ++i) {
+            const int lane = i / 16, hi = i & 1;
+            x[i] = static_cast<uint8_t>(2 * lane + hi);
+            y[i] = static_cast<uint8_t>(2 * (4 + lane) + hi);
+        }
+        a = _mm512_load_si512(x);
+        b = _mm512_load_si512(y);
+    }
+};
+
+template <int R>
+void rows_q6_K(const uint8_t* w, size_t ws, const uint8_t* x, int64_t nsb, const uint8_t* pf, float* y) {
+    static const Q6Ctl ctl;
+    constexpr int kBytes = sizeof(block_q6_K);
+    const __m512i low4 = _mm512_set1_epi8(0x0F), hi2 = _mm512_set1_epi8(0x30);
+    const __m512i shl = _mm512_set_epi64(2, 2, 2, 2, 4, 4, 4, 4), shr = _mm512_set_epi64(2, 2, 2, 2, 0, 0, 0, 0);
+    __m512 acc[R];
+    for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
+    for (int64_t sb = 0; sb < nsb; ++sb) {
+        const uint8_t* xs = x + sb * kQ8KBytes;
+        float dx;
+        std::memcpy(&dx, xs, 4);
+        __m512i xv[4];
+        for (int v = 0; v < 4; ++v) xv[v] = _mm512_loadu_si512(xs + 4 + 64 * v);
+        const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xs + 260));
+        for (int r = 0; r < R; ++r) {
+            const uint8_t* b = w + r * ws + sb * kBytes;
+            prefetch(pf + r * ws + sb * kBytes, kBytes);
+            const __m256i sc = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 192)));
+            const __m512i half_sc[2] = {_mm512_broadcast_i32x4(_mm256_castsi256_si128(sc)),
+                                        _mm512_broadcast_i32x4(_mm256_extracti128_si256(sc, 1))};
+            __m512i is[2];
+            for (int h = 0; h < 2; ++h) {
+                const __m512i L = _mm512_loadu_si512(b + 64 * h);
+                const __m512i H =
+                    _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 128 + 32 * h)));
+                const __m512i qa =
+                    _mm512_or_si512(_mm512_and_si512(L, low4), _mm512_and_si512(_mm512_sllv_epi64(H, shl), hi2));
+                const __m512i qb = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(L, 4), low4),
+                                                   _mm512_and_si512(_mm512_srlv_epi64(H, shr), hi2));
+                is[h] = _mm512_madd_epi16(_mm512_maddubs_epi16(qa, xv[2 * h]), _mm512_shuffle_epi8(half_sc[h], ctl.a));
+                is[h] = _mm512_dpwssd_epi32(is[h], _mm512_maddubs_epi16(qb, xv[2 * h + 1]),
+                                            _mm512_shuffle_epi8(half_sc[h], ctl.b));
+            }
+            // sum_g sc_g * (q . x - 32 * bsum_g): the offset as 8 int32 lanes, times 32
+            const __m256i off = _mm256_slli_epi32(_mm256_madd_epi16(sc, bsums), 5);
+            const __m512i isum = _mm512_sub_epi32(_mm512_add_epi32(is[0], is[1]), _mm512_zextsi256_si512(off));
+            acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(h2f(b + 208) * dx), acc[r]);
+        }
+    }
+    for (int r = 0; r < R; ++r) y[r] = _mm512_reduce_add_ps(acc[r]);
+}
+
+void gemv_q6_K(const void* w, size_t ws, int64_t nrows, int64_t k, const void* xq, float* y) {
+    constexpr int kR = 4;
+    const auto* wb = static_cast<const uint8_t*>(w);
+    const auto* x = static_cast<const uint8_t*>(xq);
+    const int64_t nsb = k / 256;
+    int64_t r = 0;
+    for (; r + kR <= nrows; r += kR) rows_q6_K<kR>(wb + r * ws, ws, x, nsb, wb + (r + kR) * ws, y + r);
+    for (; r < nrows; ++r) rows_q6_K<1>(wb + r * ws, ws, x, nsb, wb + (r + 1) * ws, y + r);
+}
+
+// =================================================================================================================
 // n == 1 goes here; more tokens to the kernels the table had before (gemm_avx512.cpp).
 // =================================================================================================================
 
@@ -403,6 +478,7 @@ void fill_gemv(Kernels& t) {
     route<DType::IQ4_NL, gemv32<IQ4_NLV>>(t);
     route<DType::Q8_0, gemv_q8_0>(t);
     route<DType::Q4_K, gemv_q4_K>(t);
+    route<DType::Q6_K, gemv_q6_K>(t);
 }
 
 }  // namespace lc::cpu::avx512
