@@ -18,13 +18,7 @@ namespace {
 constexpr int64_t kTokenBlock = 64;
 
 inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
-#include "cpu/x86/level_util.h"  // ld16, ld32, h2f, unpack_k4_scales, Scratch
-inline float hsum(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
+#include "cpu/x86/level_util.h"  // ld16, ld32, h2f, hsum256, unpack_k4_scales, Scratch
 inline __m256i loadu(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
 
 // 16 bytes of nibbles -> 32 bytes: low nibbles (elements 0..15), then high nibbles (16..31).
@@ -114,7 +108,7 @@ void tile32(const uint8_t* w, size_t ws, const uint8_t* x, size_t xs, int64_t nb
         }
     }
     for (int r = 0; r < R; ++r)
-        for (int t = 0; t < C; ++t) y[t * ys + r] = hsum(acc[r][t]) + macc[r][t];
+        for (int t = 0; t < C; ++t) y[t * ys + r] = hsum256(acc[r][t]) + macc[r][t];
 }
 
 // ---- K-quants x Q8_K (d f32 at 0, qs at 4, bsums at 260) ----
@@ -177,7 +171,7 @@ void tile_q45_K(const uint8_t* w, size_t ws, const uint8_t* x, size_t xs, int64_
         }
     }
     for (int r = 0; r < R; ++r)
-        for (int t = 0; t < C; ++t) y[t * ys + r] = hsum(acc[r][t]);
+        for (int t = 0; t < C; ++t) y[t * ys + r] = hsum256(acc[r][t]);
 }
 
 template <int R, int C>
@@ -224,7 +218,7 @@ void tile_q6_K(const uint8_t* w, size_t ws, const uint8_t* x, size_t xs, int64_t
         }
     }
     for (int r = 0; r < R; ++r)
-        for (int t = 0; t < C; ++t) y[t * ys + r] = hsum(acc[r][t]);
+        for (int t = 0; t < C; ++t) y[t * ys + r] = hsum256(acc[r][t]);
 }
 
 // ---- float formats ----
@@ -267,7 +261,7 @@ void tile_float(const uint8_t* w, size_t ws, const uint8_t* x, size_t xs, int64_
     }
     for (int r = 0; r < R; ++r) {
         for (int t = 0; t < C; ++t) {
-            float s = hsum(acc[r][t]);
+            float s = hsum256(acc[r][t]);
             for (int64_t j = i; j < k; ++j) s += L::at(w + r * ws, j) * L::at(x + t * xs, j);
             y[t * ys + r] = s;
         }

@@ -12,6 +12,7 @@
 
 #include <cstring>
 #include <new>
+#include <type_traits>
 
 #include "cpu/x86/x86.h"
 #include "quant/blocks.h"
@@ -19,20 +20,9 @@
 namespace lc::cpu::avx2 {
 namespace {
 
-#include "cpu/x86/level_util.h"  // ld16, ld32, h2f, unpack_k4_scales, Scratch
+#include "cpu/x86/gemv_common.h"  // level_util.h, format traits, prepare32, for_groups, row_tiles, route
 
 thread_local Scratch t_act;  // the prepared activation row
-
-inline void prefetch(const uint8_t* p, int n) {
-    for (int i = 0; i < n; i += 64) _mm_prefetch(reinterpret_cast<const char*>(p + i), _MM_HINT_T0);
-}
-
-inline float hsum(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 
 // 32 bits -> 32 bytes: byte i = 0x10 where bit i is set, else 0.
 inline __m256i bits_to_0x10(uint32_t m) {
@@ -44,61 +34,15 @@ inline __m256i bits_to_0x10(uint32_t m) {
 }
 
 // =================================================================================================================
-// 32-element formats with unsigned quants
+// 32-element formats with unsigned quants, 2 blocks per step
 // =================================================================================================================
 
-struct Q4_0V {
-    static constexpr int kBytes = sizeof(block_q4_0), kQs = 2, kQh = 0, kAct = sizeof(block_q8_0), kActQs = 2;
-    static constexpr int kOffset = 8;
-    static constexpr bool kMin = false, kHigh = false;
-};
-struct Q4_1V {
-    static constexpr int kBytes = sizeof(block_q4_1), kQs = 4, kQh = 0, kAct = sizeof(block_q8_1), kActQs = 4;
-    static constexpr int kOffset = 0;
-    static constexpr bool kMin = true, kHigh = false;
-};
-struct Q5_0V {
-    static constexpr int kBytes = sizeof(block_q5_0), kQs = 6, kQh = 2, kAct = sizeof(block_q8_0), kActQs = 2;
-    static constexpr int kOffset = 16;
-    static constexpr bool kMin = false, kHigh = true;
-};
-struct Q5_1V {
-    static constexpr int kBytes = sizeof(block_q5_1), kQs = 8, kQh = 4, kAct = sizeof(block_q8_1), kActQs = 4;
-    static constexpr int kOffset = 0;
-    static constexpr bool kMin = true, kHigh = true;
-};
-
-// Prepared activation per pair of blocks: lo[32] (elements 0-15 of both), hi[32] (16-31), nc[8] int32 (-offset *
-// sum of the 8 activation bytes lane i meets), dx[8] f32 (block b's scale in lanes 4b..4b+3), sx[2] f32 (Q8_1's
-// d * sum(q); Q4_1/Q5_1) padded to 32 bytes.
-constexpr size_t kPair = 5 * 32;
-
-template <class F>
-void prepare32(const uint8_t* xq, int64_t nb, uint8_t* out) {
-    const int64_t np = (nb + 1) / 2;
-    std::memset(out, 0, static_cast<size_t>(np) * kPair);
-    for (int64_t blk = 0; blk < nb; ++blk) {
-        uint8_t* g = out + (blk / 2) * kPair;
-        const int b = static_cast<int>(blk % 2);
-        const uint8_t* src = xq + blk * F::kAct;
-        const auto* q = reinterpret_cast<const int8_t*>(src + F::kActQs);
-        std::memcpy(g + 16 * b, q, 16);
-        std::memcpy(g + 32 + 16 * b, q + 16, 16);
-        auto* nc = reinterpret_cast<int32_t*>(g + 64);
-        auto* dx = reinterpret_cast<float*>(g + 96);
-        for (int j = 0; j < 4; ++j) {
-            int32_t s = 0;
-            for (int e = 0; e < 4; ++e) s += q[4 * j + e] + q[16 + 4 * j + e];
-            nc[4 * b + j] = -F::kOffset * s;
-            dx[4 * b + j] = h2f(src);
-        }
-        if constexpr (F::kMin) reinterpret_cast<float*>(g + 128)[b] = h2f(src + 2);
-    }
-}
+// Traits and the prepared activation (groups of 2 blocks) in gemv_common.h; IQ4_NL stays on the tiles (its
+// codebook + 128 would saturate vpmaddubsw).
+constexpr size_t kPair = group32_bytes<2>();
 
 template <class F, int R>
 void rows32(const uint8_t* w, size_t ws, const uint8_t* act, int64_t nb, const uint8_t* pf, float* y) {
-    constexpr int kPB = 2 * F::kBytes;  // weight bytes of a pair
     const __m256i low4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
     const __m256i spread = _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1);
     __m256 acc[R];
@@ -137,30 +81,10 @@ void rows32(const uint8_t* w, size_t ws, const uint8_t* act, int64_t nb, const u
             }
         }
     };
-    const int64_t full = nb / 2;
-    const uint8_t* wp[R];
-    for (int64_t p = 0; p < full; ++p) {
-        for (int r = 0; r < R; ++r) {
-            wp[r] = w + r * ws + p * kPB;
-            prefetch(pf + r * ws + p * kPB, kPB);
-        }
-        pair(wp, act + p * kPair);
-    }
-    if (nb % 2) {  // the last block, zero-padded (scale 0: adds nothing) so no load passes the end of a row
-        alignas(32) uint8_t buf[R][kPB];
-        for (int r = 0; r < R; ++r) {
-            std::memset(buf[r], 0, kPB);
-            std::memcpy(buf[r], w + r * ws + full * kPB, F::kBytes);
-            wp[r] = buf[r];
-        }
-        pair(wp, act + full * kPair);
-    }
+    for_groups<R, F::kBytes, 2>(w, ws, nb, pf, act, kPair, pair);
     for (int r = 0; r < R; ++r) {
-        float v = hsum(acc[r]);
-        if constexpr (F::kMin) {
-            const __m128 h = _mm_add_ps(accm[r], _mm_movehl_ps(accm[r], accm[r]));
-            v += _mm_cvtss_f32(_mm_add_ss(h, _mm_movehdup_ps(h)));
-        }
+        float v = hsum256(acc[r]);
+        if constexpr (F::kMin) v += hsum128(accm[r]);
         y[r] = v;
     }
 }
@@ -171,10 +95,8 @@ void gemv32(const void* w, size_t ws, int64_t nrows, int64_t k, const void* xq, 
     const auto* wb = static_cast<const uint8_t*>(w);
     const int64_t nb = k / 32;
     uint8_t* act = t_act.get(static_cast<size_t>((nb + 1) / 2) * kPair);
-    prepare32<F>(static_cast<const uint8_t*>(xq), nb, act);
-    int64_t r = 0;
-    for (; r + kR <= nrows; r += kR) rows32<F, kR>(wb + r * ws, ws, act, nb, wb + (r + kR) * ws, y + r);
-    for (; r < nrows; ++r) rows32<F, 1>(wb + r * ws, ws, act, nb, wb + (r + 1) * ws, y + r);
+    prepare32<F, 2>(static_cast<const uint8_t*>(xq), nb, act);
+    row_tiles<kR>(nrows, [&](int64_t r, auto R) { rows32<F, R>(wb + r * ws, ws, act, nb, wb + (r + R) * ws, y + r); });
 }
 
 // =================================================================================================================
@@ -195,7 +117,7 @@ void prepare_q8_0(const uint8_t* xq, int64_t nb, uint8_t* out) {
 
 template <int R>
 void rows_q8_0(const uint8_t* w, size_t ws, const uint8_t* act, int64_t nb, const uint8_t* pf, float* y) {
-    constexpr int kBytes = sizeof(block_q8_0), kPB = 2 * kBytes;
+    constexpr int kBytes = sizeof(block_q8_0);
     const auto* dxs = reinterpret_cast<const float*>(act + 32 * (nb + 1));
     const __m256i ones = _mm256_set1_epi16(1);
     __m256 acc[R];
@@ -205,10 +127,10 @@ void rows_q8_0(const uint8_t* w, size_t ws, const uint8_t* act, int64_t nb, cons
         return _mm256_cvtepi32_ps(
             _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_abs_epi8(v), _mm256_sign_epi8(x, v)), ones));
     };
-    auto pair = [&](const uint8_t* const* wp, int64_t blk) {
-        const __m256i x0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(act + 32 * blk));
-        const __m256i x1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(act + 32 * blk + 32));
-        const __m128 dx = _mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(dxs + blk)));
+    auto pair = [&](const uint8_t* const* wp, const uint8_t* a) {  // a: the pair's quants (64 bytes)
+        const __m256i x0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(a));
+        const __m256i x1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(a + 32));
+        const __m128 dx = _mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(dxs + (a - act) / 32)));
         for (int r = 0; r < R; ++r) {
             const uint8_t* b = wp[r];
             const uint32_t d2 = ld16(b) | static_cast<uint32_t>(ld16(b + kBytes)) << 16;
@@ -217,25 +139,8 @@ void rows_q8_0(const uint8_t* w, size_t ws, const uint8_t* act, int64_t nb, cons
             acc[r] = _mm256_fmadd_ps(dot(b + kBytes + 2, x1), _mm256_broadcastss_ps(_mm_movehdup_ps(d)), acc[r]);
         }
     };
-    const int64_t full = nb / 2;
-    const uint8_t* wp[R];
-    for (int64_t p = 0; p < full; ++p) {
-        for (int r = 0; r < R; ++r) {
-            wp[r] = w + r * ws + p * kPB;
-            prefetch(pf + r * ws + p * kPB, kPB);
-        }
-        pair(wp, 2 * p);
-    }
-    if (nb % 2) {
-        alignas(32) uint8_t buf[R][kPB];
-        for (int r = 0; r < R; ++r) {
-            std::memset(buf[r], 0, kPB);
-            std::memcpy(buf[r], w + r * ws + full * kPB, kBytes);
-            wp[r] = buf[r];
-        }
-        pair(wp, 2 * full);
-    }
-    for (int r = 0; r < R; ++r) y[r] = hsum(acc[r]);
+    for_groups<R, kBytes, 2>(w, ws, nb, pf, act, 64, pair);
+    for (int r = 0; r < R; ++r) y[r] = hsum256(acc[r]);
 }
 
 void gemv_q8_0(const void* w, size_t ws, int64_t nrows, int64_t k, const void* xq, float* y) {
@@ -244,9 +149,7 @@ void gemv_q8_0(const void* w, size_t ws, int64_t nrows, int64_t k, const void* x
     const int64_t nb = k / 32;
     uint8_t* act = t_act.get(static_cast<size_t>(nb + 1) * 36);
     prepare_q8_0(static_cast<const uint8_t*>(xq), nb, act);
-    int64_t r = 0;
-    for (; r + kR <= nrows; r += kR) rows_q8_0<kR>(wb + r * ws, ws, act, nb, wb + (r + kR) * ws, y + r);
-    for (; r < nrows; ++r) rows_q8_0<1>(wb + r * ws, ws, act, nb, wb + (r + 1) * ws, y + r);
+    row_tiles<kR>(nrows, [&](int64_t r, auto R) { rows_q8_0<R>(wb + r * ws, ws, act, nb, wb + (r + R) * ws, y + r); });
 }
 
 // =================================================================================================================
@@ -308,8 +211,7 @@ void rows_q4_K(const uint8_t* w, size_t ws, const uint8_t* x, const int16_t* bs,
         }
     }
     for (int r = 0; r < R; ++r) {
-        const __m128 h = _mm_add_ps(accm[r], _mm_movehl_ps(accm[r], accm[r]));
-        y[r] = hsum(acc[r]) + _mm_cvtss_f32(_mm_add_ss(h, _mm_movehdup_ps(h)));
+        y[r] = hsum256(acc[r]) + hsum128(accm[r]);
     }
 }
 
@@ -325,31 +227,8 @@ void gemv_q4_K(const void* w, size_t ws, int64_t nrows, int64_t k, const void* x
         std::memcpy(b16, x + sb * kQ8KBytes + 260, sizeof(b16));
         for (int j = 0; j < 8; ++j) bs[8 * sb + j] = static_cast<int16_t>(b16[2 * j] + b16[2 * j + 1]);
     }
-    int64_t r = 0;
-    for (; r + kR <= nrows; r += kR) rows_q4_K<kR>(wb + r * ws, ws, x, bs, nsb, wb + (r + kR) * ws, y + r);
-    for (; r < nrows; ++r) rows_q4_K<1>(wb + r * ws, ws, x, bs, nsb, wb + (r + 1) * ws, y + r);
-}
-
-// =================================================================================================================
-// n == 1 goes here; more tokens to the kernels the table had before (gemm_avx2.cpp).
-// =================================================================================================================
-
-GemmFn g_prev[kNumTypes];
-
-template <DType D, void (*Gemv)(const void*, size_t, int64_t, int64_t, const void*, float*)>
-void gemv_or_gemm(const void* w, size_t ws, int64_t nrows, int64_t k, const void* xq, size_t xs, int64_t n, float* y,
-                  int64_t ys) {
-    if (n == 1) {
-        Gemv(w, ws, nrows, k, xq, y);
-    } else {
-        g_prev[static_cast<int>(D)](w, ws, nrows, k, xq, xs, n, y, ys);
-    }
-}
-
-template <DType D, void (*Gemv)(const void*, size_t, int64_t, int64_t, const void*, float*)>
-void route(Kernels& t) {
-    g_prev[static_cast<int>(D)] = t.gemm[static_cast<int>(D)];
-    t.gemm[static_cast<int>(D)] = gemv_or_gemm<D, Gemv>;
+    row_tiles<kR>(nrows,
+                  [&](int64_t r, auto R) { rows_q4_K<R>(wb + r * ws, ws, x, bs, nsb, wb + (r + R) * ws, y + r); });
 }
 
 }  // namespace

@@ -23,6 +23,7 @@
 
 #include <cstring>
 #include <new>
+#include <type_traits>
 
 #include "cpu/x86/x86.h"
 #include "quant/blocks.h"
@@ -30,100 +31,15 @@
 namespace lc::cpu::avx512 {
 namespace {
 
-#include "cpu/x86/level_util.h"  // ld16, ld32, h2f, unpack_k4_scales, Scratch
+#include "cpu/x86/gemv_common.h"  // level_util.h, format traits, prepare32, for_groups, row_tiles, route
 
 thread_local Scratch t_act;  // the prepared activation row
 
-// Prefetch the bytes [p, p + n) of a weight row of the next tile (n <= 192).
-inline void prefetch(const uint8_t* p, int n) {
-    for (int i = 0; i < n; i += 64) _mm_prefetch(reinterpret_cast<const char*>(p + i), _MM_HINT_T0);
-}
-
-// group(wg, a) over the blocks of R rows, 4 blocks at a time (wg[r]: the group's first block in row r; a: its prepared
-// activation, gstride bytes per group), prefetching the same bytes of the next tile (pf: its first row). The last 1-3
-// blocks are copied zero-padded (scale 0: they add nothing) so that no load passes the end of a row.
-template <int R, int kBytes, class Group>
-void for_groups(const uint8_t* w, size_t ws, int64_t nb, const uint8_t* pf, const uint8_t* act, size_t gstride,
-                Group&& group) {
-    constexpr int kGB = 4 * kBytes;
-    const int64_t full = nb / 4;
-    const uint8_t* wg[R];
-    for (int64_t g = 0; g < full; ++g) {
-        for (int r = 0; r < R; ++r) {
-            wg[r] = w + r * ws + g * kGB;
-            prefetch(pf + r * ws + g * kGB, kGB);
-        }
-        group(wg, act + g * gstride);
-    }
-    if (const int tail = static_cast<int>(nb - 4 * full)) {
-        alignas(64) uint8_t buf[R][kGB];
-        for (int r = 0; r < R; ++r) {
-            std::memset(buf[r], 0, kGB);
-            std::memcpy(buf[r], w + r * ws + full * kGB, static_cast<size_t>(tail) * kBytes);
-            wg[r] = buf[r];
-        }
-        group(wg, act + full * gstride);
-    }
-}
-
 // =================================================================================================================
-// 32-element formats
+// 32-element formats: 4 blocks per step (traits and the prepared activation in gemv_common.h)
 // =================================================================================================================
 
-struct Q4_0V {
-    static constexpr int kBytes = sizeof(block_q4_0), kQs = 2, kAct = sizeof(block_q8_0), kActQs = 2, kOffset = 8;
-    static constexpr bool kMin = false, kLut = false, kHigh = false;
-    static constexpr int kQh = 0;
-};
-struct Q4_1V {
-    static constexpr int kBytes = sizeof(block_q4_1), kQs = 4, kAct = sizeof(block_q8_1), kActQs = 4, kOffset = 0;
-    static constexpr bool kMin = true, kLut = false, kHigh = false;
-    static constexpr int kQh = 0;
-};
-struct Q5_0V {
-    static constexpr int kBytes = sizeof(block_q5_0), kQs = 6, kQh = 2, kAct = sizeof(block_q8_0), kActQs = 2;
-    static constexpr int kOffset = 16;
-    static constexpr bool kMin = false, kLut = false, kHigh = true;
-};
-struct Q5_1V {
-    static constexpr int kBytes = sizeof(block_q5_1), kQs = 8, kQh = 4, kAct = sizeof(block_q8_1), kActQs = 4;
-    static constexpr int kOffset = 0;
-    static constexpr bool kMin = true, kLut = false, kHigh = true;
-};
-struct IQ4_NLV {
-    static constexpr int kBytes = sizeof(block_iq4_nl), kQs = 2, kAct = sizeof(block_q8_0), kActQs = 2;
-    static constexpr int kOffset = 128;  // the codebook is looked up as value + 128 (uint8)
-    static constexpr bool kMin = false, kLut = true, kHigh = false;
-    static constexpr int kQh = 0;
-};
-
-// Prepared activation, per group of 4 blocks: lo[64] (elements 0-15 of the 4 blocks), hi[64] (elements 16-31),
-// nc[16] int32 (-offset * sum of the 8 activation bytes lane i meets), dx[16] f32 (block b's scale in lanes
-// 4b..4b+3), sx[4] f32 (Q8_1's d * sum(q) per block; Q4_1 only) padded to 64 bytes.
-constexpr size_t kGroup32 = 5 * 64;
-
-template <class F>
-void prepare32(const uint8_t* xq, int64_t nb, uint8_t* out) {
-    const int64_t ng = (nb + 3) / 4;
-    std::memset(out, 0, static_cast<size_t>(ng) * kGroup32);
-    for (int64_t blk = 0; blk < nb; ++blk) {
-        uint8_t* g = out + (blk / 4) * kGroup32;
-        const int b = static_cast<int>(blk % 4);
-        const uint8_t* src = xq + blk * F::kAct;
-        const auto* q = reinterpret_cast<const int8_t*>(src + F::kActQs);
-        std::memcpy(g + 16 * b, q, 16);
-        std::memcpy(g + 64 + 16 * b, q + 16, 16);
-        auto* nc = reinterpret_cast<int32_t*>(g + 128);
-        auto* dx = reinterpret_cast<float*>(g + 192);
-        for (int j = 0; j < 4; ++j) {
-            int32_t s = 0;
-            for (int e = 0; e < 4; ++e) s += q[4 * j + e] + q[16 + 4 * j + e];
-            nc[4 * b + j] = -F::kOffset * s;
-            dx[4 * b + j] = h2f(src);
-        }
-        if constexpr (F::kMin) reinterpret_cast<float*>(g + 256)[b] = h2f(src + 2);
-    }
-}
+constexpr size_t kGroup32 = group32_bytes<4>();
 
 // R rows (r-th at w[r], ws bytes apart) x one prepared activation; pf: the next tile's first row (prefetched).
 template <class F, int R>
@@ -184,13 +100,10 @@ void rows32(const uint8_t* w, size_t ws, const uint8_t* act, int64_t nb, const u
             }
         }
     };
-    for_groups<R, F::kBytes>(w, ws, nb, pf, act, kGroup32, group);
+    for_groups<R, F::kBytes, 4>(w, ws, nb, pf, act, kGroup32, group);
     for (int r = 0; r < R; ++r) {
         float v = _mm512_reduce_add_ps(acc[r]);
-        if constexpr (F::kMin) {
-            const __m128 h = _mm_add_ps(accm[r], _mm_movehl_ps(accm[r], accm[r]));
-            v += _mm_cvtss_f32(_mm_add_ss(h, _mm_movehdup_ps(h)));
-        }
+        if constexpr (F::kMin) v += hsum128(accm[r]);
         y[r] = v;
     }
 }
@@ -201,10 +114,8 @@ void gemv32(const void* w, size_t ws, int64_t nrows, int64_t k, const void* xq, 
     const auto* wb = static_cast<const uint8_t*>(w);
     const int64_t nb = k / 32;
     uint8_t* act = t_act.get(static_cast<size_t>((nb + 3) / 4) * kGroup32);
-    prepare32<F>(static_cast<const uint8_t*>(xq), nb, act);
-    int64_t r = 0;
-    for (; r + kR <= nrows; r += kR) rows32<F, kR>(wb + r * ws, ws, act, nb, wb + (r + kR) * ws, y + r);
-    for (; r < nrows; ++r) rows32<F, 1>(wb + r * ws, ws, act, nb, wb + (r + 1) * ws, y + r);
+    prepare32<F, 4>(static_cast<const uint8_t*>(xq), nb, act);
+    row_tiles<kR>(nrows, [&](int64_t r, auto R) { rows32<F, R>(wb + r * ws, ws, act, nb, wb + (r + R) * ws, y + r); });
 }
 
 // Q8_0: 4 blocks per step as two zmm (blocks 0-1, 2-3), made unsigned (q + 128) for vpdpbusd.
@@ -263,7 +174,7 @@ void rows_q8_0(const uint8_t* w, size_t ws, const uint8_t* act, int64_t nb, cons
                                      acc[r]);
         }
     };
-    for_groups<R, kBytes>(w, ws, nb, pf, act, kGroupQ8, group);
+    for_groups<R, kBytes, 4>(w, ws, nb, pf, act, kGroupQ8, group);
     for (int r = 0; r < R; ++r) y[r] = _mm512_reduce_add_ps(acc[r]);
 }
 
@@ -273,9 +184,7 @@ void gemv_q8_0(const void* w, size_t ws, int64_t nrows, int64_t k, const void* x
     const int64_t nb = k / 32;
     uint8_t* act = t_act.get(static_cast<size_t>((nb + 3) / 4) * kGroupQ8);
     prepare_q8_0(static_cast<const uint8_t*>(xq), nb, act);
-    int64_t r = 0;
-    for (; r + kR <= nrows; r += kR) rows_q8_0<kR>(wb + r * ws, ws, act, nb, wb + (r + kR) * ws, y + r);
-    for (; r < nrows; ++r) rows_q8_0<1>(wb + r * ws, ws, act, nb, wb + (r + 1) * ws, y + r);
+    row_tiles<kR>(nrows, [&](int64_t r, auto R) { rows_q8_0<R>(wb + r * ws, ws, act, nb, wb + (r + R) * ws, y + r); });
 }
 
 // =================================================================================================================
@@ -355,8 +264,7 @@ void rows_q4_K(const uint8_t* w, size_t ws, const uint8_t* act, int64_t nsb, con
         }
     }
     for (int r = 0; r < R; ++r) {
-        const __m128 h = _mm_add_ps(accm[r], _mm_movehl_ps(accm[r], accm[r]));
-        y[r] = _mm512_reduce_add_ps(acc[r]) + _mm_cvtss_f32(_mm_add_ss(h, _mm_movehdup_ps(h)));
+        y[r] = _mm512_reduce_add_ps(acc[r]) + hsum128(accm[r]);
     }
 }
 
@@ -366,9 +274,7 @@ void gemv_q4_K(const void* w, size_t ws, int64_t nrows, int64_t k, const void* x
     const int64_t nsb = k / 256;
     uint8_t* act = t_act.get(static_cast<size_t>(nsb) * kSuperK);
     prepareK(static_cast<const uint8_t*>(xq), nsb, act);
-    int64_t r = 0;
-    for (; r + kR <= nrows; r += kR) rows_q4_K<kR>(wb + r * ws, ws, act, nsb, wb + (r + kR) * ws, y + r);
-    for (; r < nrows; ++r) rows_q4_K<1>(wb + r * ws, ws, act, nsb, wb + (r + 1) * ws, y + r);
+    row_tiles<kR>(nrows, [&](int64_t r, auto R) { rows_q4_K<R>(wb + r * ws, ws, act, nsb, wb + (r + R) * ws, y + r); });
 }
 
 // =================================================================================================================
@@ -441,31 +347,7 @@ void gemv_q6_K(const void* w, size_t ws, int64_t nrows, int64_t k, const void* x
     const auto* wb = static_cast<const uint8_t*>(w);
     const auto* x = static_cast<const uint8_t*>(xq);
     const int64_t nsb = k / 256;
-    int64_t r = 0;
-    for (; r + kR <= nrows; r += kR) rows_q6_K<kR>(wb + r * ws, ws, x, nsb, wb + (r + kR) * ws, y + r);
-    for (; r < nrows; ++r) rows_q6_K<1>(wb + r * ws, ws, x, nsb, wb + (r + 1) * ws, y + r);
-}
-
-// =================================================================================================================
-// n == 1 goes here; more tokens to the kernels the table had before (gemm_avx512.cpp).
-// =================================================================================================================
-
-GemmFn g_prev[kNumTypes];
-
-template <DType D, void (*Gemv)(const void*, size_t, int64_t, int64_t, const void*, float*)>
-void gemv_or_gemm(const void* w, size_t ws, int64_t nrows, int64_t k, const void* xq, size_t xs, int64_t n, float* y,
-                  int64_t ys) {
-    if (n == 1) {
-        Gemv(w, ws, nrows, k, xq, y);
-    } else {
-        g_prev[static_cast<int>(D)](w, ws, nrows, k, xq, xs, n, y, ys);
-    }
-}
-
-template <DType D, void (*Gemv)(const void*, size_t, int64_t, int64_t, const void*, float*)>
-void route(Kernels& t) {
-    g_prev[static_cast<int>(D)] = t.gemm[static_cast<int>(D)];
-    t.gemm[static_cast<int>(D)] = gemv_or_gemm<D, Gemv>;
+    row_tiles<kR>(nrows, [&](int64_t r, auto R) { rows_q6_K<R>(wb + r * ws, ws, x, nsb, wb + (r + R) * ws, y + r); });
 }
 
 }  // namespace

@@ -16,6 +16,13 @@ inline uint32_t ld32(const uint8_t* p) {
 }
 inline float h2f(const uint8_t* p) { return _cvtsh_ss(ld16(p)); }
 
+// Horizontal sums (every x86 level has AVX).
+inline float hsum128(__m128 v) {
+    const __m128 s = _mm_add_ps(v, _mm_movehl_ps(v, v));
+    return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+}
+inline float hsum256(__m256 v) { return hsum128(_mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1))); }
+
 // Q4_K / Q5_K: the 8 six-bit scales and 8 mins packed in 12 bytes, as two little-endian 8-byte words.
 inline void unpack_k4_scales(const uint8_t* s, uint64_t* sc, uint64_t* mn) {
     const uint32_t u0 = ld32(s), u1 = ld32(s + 4), u2 = ld32(s + 8);
