@@ -127,6 +127,17 @@ class ReferenceModel:
     w = None  # WeightSource
     softcap_final = 0.0
 
+    def __init__(self, w):
+        """The hyperparameters every architecture reads the same way; subclasses add their own after this."""
+        self.w = w
+        m = w.metadata
+        self.n_layer = hparam(m, "block_count")
+        self.n_embd = hparam(m, "embedding_length")
+        self.n_head = hparam(m, "attention.head_count")
+        self.n_head_kv = hparam(m, "attention.head_count_kv", self.n_head)
+        self.head_dim = hparam(m, "attention.key_length", self.n_embd // self.n_head)
+        self.eps = hparam(m, "attention.layer_norm_rms_epsilon")
+
     def lm_head_name(self) -> str:
         return "output.weight" if self.w.has("output.weight") else "token_embd.weight"
 

@@ -18,14 +18,8 @@ from .common import ReferenceModel, attention, gelu_tanh, hparam, rms_norm, rope
 
 class Model(ReferenceModel):
     def __init__(self, w):
-        self.w = w
+        super().__init__(w)
         m = w.metadata
-        self.n_layer = hparam(m, "block_count")
-        self.n_embd = hparam(m, "embedding_length")
-        self.n_head = hparam(m, "attention.head_count")
-        self.n_head_kv = hparam(m, "attention.head_count_kv", self.n_head)
-        self.head_dim = hparam(m, "attention.key_length", self.n_embd // self.n_head)
-        self.eps = hparam(m, "attention.layer_norm_rms_epsilon")
         self.base_global = hparam(m, "rope.freq_base", 1e6)
         self.base_local = 10000.0
         self.window = hparam(m, "attention.sliding_window", 0)

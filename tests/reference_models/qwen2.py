@@ -11,14 +11,8 @@ class Model(ReferenceModel):
     qk_norm = False
 
     def __init__(self, w):
-        self.w = w
+        super().__init__(w)
         m = w.metadata
-        self.n_layer = hparam(m, "block_count")
-        self.n_embd = hparam(m, "embedding_length")
-        self.n_head = hparam(m, "attention.head_count")
-        self.n_head_kv = hparam(m, "attention.head_count_kv", self.n_head)
-        self.head_dim = hparam(m, "attention.key_length", self.n_embd // self.n_head)
-        self.eps = hparam(m, "attention.layer_norm_rms_epsilon")
         self.n_rot = hparam(m, "rope.dimension_count", self.head_dim)
         self.base = hparam(m, "rope.freq_base", 10000.0)
 
