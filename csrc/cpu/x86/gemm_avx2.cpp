@@ -15,10 +15,8 @@
 namespace lc::cpu::avx2 {
 namespace {
 
-constexpr int64_t kTokenBlock = 64;
+#include "cpu/x86/level_util.h"  // ld16, ld32, h2f, hsum256, unpack_k4_scales, Scratch, gemm<Family>
 
-inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
-#include "cpu/x86/level_util.h"  // ld16, ld32, h2f, hsum256, unpack_k4_scales, Scratch
 inline __m256i loadu(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
 
 // 16 bytes of nibbles -> 32 bytes: low nibbles (elements 0..15), then high nibbles (16..31).
@@ -268,40 +266,9 @@ void tile_float(const uint8_t* w, size_t ws, const uint8_t* x, size_t xs, int64_
     }
 }
 
-// ---- drivers ----
-template <class K, int R>
-void token_tiles(const uint8_t* w, size_t ws, const uint8_t* x, size_t xs, int64_t n, int64_t len, float* y,
-                 int64_t ys) {
-    int64_t t = 0;
-    for (; t + K::kC <= n; t += K::kC) K::template tile<R, K::kC>(w, ws, x + t * xs, xs, len, y + t * ys, ys);
-    const int64_t rem = n - t;
-    x += t * xs;
-    y += t * ys;
-    if (rem == 1) K::template tile<R, 1>(w, ws, x, xs, len, y, ys);
-    if constexpr (K::kC > 2) {
-        if (rem == 2) K::template tile<R, 2>(w, ws, x, xs, len, y, ys);
-    }
-}
-
-template <class K>
-void gemm(const void* w, size_t ws, int64_t nrows, int64_t k, const void* xq, size_t xs, int64_t n, float* y,
-          int64_t ys) {
-    const auto* wb = static_cast<const uint8_t*>(w);
-    const auto* xb = static_cast<const uint8_t*>(xq);
-    const int64_t len = k / K::kBlock;
-    for (int64_t t0 = 0; t0 < n; t0 += kTokenBlock) {
-        const int64_t tn = min64(kTokenBlock, n - t0);
-        const uint8_t* xt = xb + t0 * xs;
-        float* yt = y + t0 * ys;
-        int64_t r = 0;
-        for (; r + K::kR <= nrows; r += K::kR) token_tiles<K, K::kR>(wb + r * ws, ws, xt, xs, tn, len, yt + r, ys);
-        for (; r < nrows; ++r) token_tiles<K, 1>(wb + r * ws, ws, xt, xs, tn, len, yt + r, ys);
-    }
-}
-
 template <class F>
 struct Fam32 {
-    static constexpr int kR = 4, kC = 2, kBlock = 32;
+    static constexpr int kR = 4, kRv = 4, kC = 2, kBlock = 32;
     template <int R, int C>
     static void tile(const uint8_t* w, size_t ws, const uint8_t* x, size_t xs, int64_t len, float* y, int64_t ys) {
         tile32<F, R, C>(w, ws, x, xs, len, y, ys);
@@ -309,14 +276,14 @@ struct Fam32 {
 };
 template <bool kHigh>
 struct FamQ45K {
-    static constexpr int kR = 2, kC = 2, kBlock = 256;
+    static constexpr int kR = 2, kRv = 2, kC = 2, kBlock = 256;
     template <int R, int C>
     static void tile(const uint8_t* w, size_t ws, const uint8_t* x, size_t xs, int64_t len, float* y, int64_t ys) {
         tile_q45_K<kHigh, R, C>(w, ws, x, xs, len, y, ys);
     }
 };
 struct FamQ6K {
-    static constexpr int kR = 2, kC = 2, kBlock = 256;
+    static constexpr int kR = 2, kRv = 2, kC = 2, kBlock = 256;
     template <int R, int C>
     static void tile(const uint8_t* w, size_t ws, const uint8_t* x, size_t xs, int64_t len, float* y, int64_t ys) {
         tile_q6_K<R, C>(w, ws, x, xs, len, y, ys);
@@ -324,7 +291,7 @@ struct FamQ6K {
 };
 template <class L>
 struct FamFloat {
-    static constexpr int kR = 4, kC = 3, kBlock = 1;
+    static constexpr int kR = 4, kRv = 4, kC = 3, kBlock = 1;
     template <int R, int C>
     static void tile(const uint8_t* w, size_t ws, const uint8_t* x, size_t xs, int64_t len, float* y, int64_t ys) {
         tile_float<L, R, C>(w, ws, x, xs, len, y, ys);

@@ -28,9 +28,7 @@
 namespace lc::cpu::avx512 {
 namespace {
 
-constexpr int64_t kTokenBlock = 64;  // tokens per pass over a row tile (their activations stay in L2)
-
-#include "cpu/x86/level_util.h"  // ld16, ld32, h2f, unpack_k4_scales, Scratch
+#include "cpu/x86/level_util.h"  // ld16, ld32, h2f, unpack_k4_scales, Scratch, gemm<Family>
 
 // [fp16 at a] in lanes 0-7, [fp16 at b] in lanes 8-15, as floats.
 inline __m512 pair_f16(const uint8_t* a, const uint8_t* b) {
@@ -349,45 +347,6 @@ void tile_float(const uint8_t* w, size_t ws, const uint8_t* x, size_t xs, int64_
     }
     for (int r = 0; r < R; ++r)
         for (int t = 0; t < C; ++t) y[t * ys + r] = _mm512_reduce_add_ps(acc[r][t]);
-}
-
-// ---- drivers: row tiles of kR (then single rows) x token tiles of kC (then the remainder) ----
-
-template <class K, int R>
-void token_tiles(const uint8_t* w, size_t ws, const uint8_t* x, size_t xs, int64_t n, int64_t len, float* y,
-                 int64_t ys) {
-    int64_t t = 0;
-    for (; t + K::kC <= n; t += K::kC) K::template tile<R, K::kC>(w, ws, x + t * xs, xs, len, y + t * ys, ys);
-    const int64_t rem = n - t;
-    x += t * xs;
-    y += t * ys;
-    if (rem == 1) K::template tile<R, 1>(w, ws, x, xs, len, y, ys);
-    if constexpr (K::kC > 2) {
-        if (rem == 2) K::template tile<R, 2>(w, ws, x, xs, len, y, ys);
-    }
-    if constexpr (K::kC > 3) {
-        if (rem == 3) K::template tile<R, 3>(w, ws, x, xs, len, y, ys);
-    }
-}
-
-template <class K>
-void gemm(const void* w, size_t ws, int64_t nrows, int64_t k, const void* xq, size_t xs, int64_t n, float* y,
-          int64_t ys) {
-    const auto* wb = static_cast<const uint8_t*>(w);
-    const auto* xb = static_cast<const uint8_t*>(xq);
-    const int64_t len = k / K::kBlock;
-    for (int64_t t0 = 0; t0 < n; t0 += kTokenBlock) {
-        const int64_t tn = n - t0 < kTokenBlock ? n - t0 : kTokenBlock;
-        const uint8_t* xt = xb + t0 * xs;
-        float* yt = y + t0 * ys;
-        int64_t r = 0;
-        if (tn == 1) {  // matrix-vector: more rows per pass share each activation load
-            for (; r + K::kRv <= nrows; r += K::kRv)
-                K::template tile<K::kRv, 1>(wb + r * ws, ws, xt, xs, len, yt + r, ys);
-        }
-        for (; r + K::kR <= nrows; r += K::kR) token_tiles<K, K::kR>(wb + r * ws, ws, xt, xs, tn, len, yt + r, ys);
-        for (; r < nrows; ++r) token_tiles<K, 1>(wb + r * ws, ws, xt, xs, tn, len, yt + r, ys);
-    }
 }
 
 template <class F>

@@ -1,8 +1,9 @@
-// Scalar helpers shared by the x86 kernel files. Included INSIDE each level's anonymous namespace (see
-// csrc/cpu/README.md): every file compiled with its own ISA flags gets its own internal copy, so the linker can
-// never hand one level's copy to another. No include guard on purpose (each namespace needs its own copy).
+// Helpers shared by the x86 kernel files: scalar loads, horizontal sums, scratch, the gemm row-tile driver. Included
+// INSIDE each level's anonymous namespace (see csrc/cpu/README.md): every file compiled with its own ISA flags gets
+// its own internal copy, so the linker can never hand one level's copy to another. No include guard on purpose (each
+// namespace needs its own copy).
 //
-// Needs <cstring>, <new> and <immintrin.h> (F16C) before the namespace is opened.
+// Needs <cstring>, <new> and <immintrin.h> (F16C) before the namespace is opened, and "cpu/kernels.h".
 
 inline uint16_t ld16(const uint8_t* p) {
     uint16_t v;
@@ -46,3 +47,47 @@ struct Scratch {
         return p;
     }
 };
+
+// ---- row-tile driver of the gemm files ----
+// A family K gives tile<R, C>(w, ws, x, xs, len, y, ys) for R weight rows x C tokens over len blocks of kBlock
+// elements, its tile sizes kR x kC, and kRv, the rows per tile for a single token (more rows share each activation
+// load). gemm<K> covers row tiles of kR (then single rows) x token tiles of kC (then the remainder), kTokenBlock tokens
+// per pass so their activations stay in L2.
+constexpr int64_t kTokenBlock = 64;
+
+template <class K, int R>
+void token_tiles(const uint8_t* w, size_t ws, const uint8_t* x, size_t xs, int64_t n, int64_t len, float* y,
+                 int64_t ys) {
+    int64_t t = 0;
+    for (; t + K::kC <= n; t += K::kC) K::template tile<R, K::kC>(w, ws, x + t * xs, xs, len, y + t * ys, ys);
+    const int64_t rem = n - t;
+    x += t * xs;
+    y += t * ys;
+    if (rem == 1) K::template tile<R, 1>(w, ws, x, xs, len, y, ys);
+    if constexpr (K::kC > 2) {
+        if (rem == 2) K::template tile<R, 2>(w, ws, x, xs, len, y, ys);
+    }
+    if constexpr (K::kC > 3) {
+        if (rem == 3) K::template tile<R, 3>(w, ws, x, xs, len, y, ys);
+    }
+}
+
+template <class K>
+void gemm(const void* w, size_t ws, int64_t nrows, int64_t k, const void* xq, size_t xs, int64_t n, float* y,
+          int64_t ys) {
+    const auto* wb = static_cast<const uint8_t*>(w);
+    const auto* xb = static_cast<const uint8_t*>(xq);
+    const int64_t len = k / K::kBlock;
+    for (int64_t t0 = 0; t0 < n; t0 += kTokenBlock) {
+        const int64_t tn = n - t0 < kTokenBlock ? n - t0 : kTokenBlock;
+        const uint8_t* xt = xb + t0 * xs;
+        float* yt = y + t0 * ys;
+        int64_t r = 0;
+        if (tn == 1) {  // matrix-vector: more rows per pass share each activation load
+            for (; r + K::kRv <= nrows; r += K::kRv)
+                K::template tile<K::kRv, 1>(wb + r * ws, ws, xt, xs, len, yt + r, ys);
+        }
+        for (; r + K::kR <= nrows; r += K::kR) token_tiles<K, K::kR>(wb + r * ws, ws, xt, xs, tn, len, yt + r, ys);
+        for (; r < nrows; ++r) token_tiles<K, 1>(wb + r * ws, ws, xt, xs, tn, len, yt + r, ys);
+    }
+}
