@@ -25,14 +25,7 @@ inline int clampi(int v, int lo, int hi) { return v < lo ? lo : (v > hi ? hi : v
 // search over 18 nearby inverse scales maximizing sum(w*x*l)^2 / sum(w*l^2). Returns the scale (negative when the
 // largest-magnitude value is positive: it maps to -nmax).
 float make_qx_quants(int n, int nmax, const float* x, int8_t* L) {
-    float max = 0, amax = 0;
-    for (int i = 0; i < n; ++i) {
-        const float ax = std::fabs(x[i]);
-        if (ax > amax) {
-            amax = ax;
-            max = x[i];
-        }
-    }
+    const float max = signed_absmax(x, n), amax = std::fabs(max);
     if (amax < kGroupMaxEps) {
         for (int i = 0; i < n; ++i) L[i] = 0;
         return 0.f;
@@ -71,14 +64,7 @@ float make_qx_quants(int n, int nmax, const float* x, int8_t* L) {
 // Q3_K's per-16 quantizer: L in [0, 2*nmax) (stored +nmax), then up to 5 passes of coordinate descent on each L[i]
 // keeping a change when it raises sum(w*x*l)^2 / sum(w*l^2), w = x^2.
 float make_q3_quants(int n, int nmax, const float* x, int8_t* L) {
-    float max = 0, amax = 0;
-    for (int i = 0; i < n; ++i) {
-        const float ax = std::fabs(x[i]);
-        if (ax > amax) {
-            amax = ax;
-            max = x[i];
-        }
-    }
+    const float max = signed_absmax(x, n), amax = std::fabs(max);
     if (amax < kGroupMaxEps) {
         for (int i = 0; i < n; ++i) L[i] = 0;
         return 0.f;
@@ -274,14 +260,7 @@ void quantize_iq4_impl(int super_block_size, const float* x, f16_t* dh, uint8_t*
         const float* xb = x + ib * block_size;
         uint8_t* Lb = L + ib * block_size;
         for (int j = 0; j < block_size; ++j) weight[j] = xb[j] * xb[j];
-        float amax = 0, max = 0;
-        for (int j = 0; j < block_size; ++j) {
-            const float ax = std::fabs(xb[j]);
-            if (ax > amax) {
-                amax = ax;
-                max = xb[j];
-            }
-        }
+        const float max = signed_absmax(xb, block_size), amax = std::fabs(max);
         if (amax < kGroupMaxEps) {
             scales[ib] = 0;
             continue;

@@ -18,18 +18,6 @@ namespace lc {
 
 void check_row_args(DType t, int64_t n, const char* what);  // dequant.cpp
 
-// The signed value of largest magnitude among x[0..n) (the first one on ties); 0 for an all-zero block.
-static inline float signed_absmax(const float* x, int n) {
-    float amax = 0.0f, max = 0.0f;
-    for (int j = 0; j < n; ++j) {
-        if (amax < std::fabs(x[j])) {
-            amax = std::fabs(x[j]);
-            max = x[j];
-        }
-    }
-    return max;
-}
-
 // Pack 32 quants (element j and j+16 share byte j) as Q4_0/Q4_1/IQ4_NL store them.
 static inline void pack_nibbles_32(const uint8_t* q, uint8_t* qs) {
     for (int j = 0; j < 16; ++j) qs[j] = static_cast<uint8_t>(q[j] | (q[j + 16] << 4));

@@ -8,6 +8,7 @@
 // Input to the quantizers should be finite: with NaN/inf the output bytes are unspecified (no UB, no crash).
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 
@@ -82,6 +83,19 @@ inline int nearest_int(float v) {
     int32_t i;
     std::memcpy(&i, &t, 4);
     return (i & 0x007FFFFF) - 0x00400000;
+}
+
+// The signed value of largest magnitude among x[0..n) (the first one on ties); 0 for an all-zero block. Its fabs is
+// the block's largest magnitude exactly.
+inline float signed_absmax(const float* x, int n) {
+    float amax = 0.0f, max = 0.0f;
+    for (int j = 0; j < n; ++j) {
+        if (amax < std::fabs(x[j])) {
+            amax = std::fabs(x[j]);
+            max = x[j];
+        }
+    }
+    return max;
 }
 
 // Q4_K / Q5_K: the j-th (0..7) 6-bit scale and min from the 12 packed bytes.
