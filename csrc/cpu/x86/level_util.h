@@ -1,7 +1,7 @@
-// Helpers shared by the x86 kernel files: scalar loads, horizontal sums, scratch, the gemm row-tile driver. Included
-// INSIDE each level's anonymous namespace (see csrc/cpu/README.md): every file compiled with its own ISA flags gets
-// its own internal copy, so the linker can never hand one level's copy to another. No include guard on purpose (each
-// namespace needs its own copy).
+// Helpers shared by the x86 kernel files: scalar loads and conversions, horizontal sums, scratch, the gemm row-tile
+// driver. Included INSIDE each level's anonymous namespace (see csrc/cpu/README.md): every file compiled with its own
+// ISA flags gets its own internal copy, so the linker can never hand one level's copy to another. No include guard on
+// purpose (each namespace needs its own copy).
 //
 // Needs <cstring>, <new> and <immintrin.h> (F16C) before the namespace is opened, and "cpu/kernels.h".
 
@@ -16,6 +16,14 @@ inline uint32_t ld32(const uint8_t* p) {
     return v;
 }
 inline float h2f(const uint8_t* p) { return _cvtsh_ss(ld16(p)); }
+inline uint16_t f2h(float f) { return static_cast<uint16_t>(_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT)); }
+// float -> bf16 bits, rounding to nearest even; NaN stays a quiet NaN ((bits >> 16) | 64), as ggml's reference.
+inline uint16_t f2bf(float f) {
+    uint32_t u;
+    std::memcpy(&u, &f, 4);
+    return (u & 0x7FFFFFFFu) > 0x7F800000u ? static_cast<uint16_t>((u >> 16) | 64)
+                                           : static_cast<uint16_t>((u + (0x7FFFu + ((u >> 16) & 1u))) >> 16);
+}
 
 // Horizontal sums (every x86 level has AVX).
 inline float hsum128(__m128 v) {

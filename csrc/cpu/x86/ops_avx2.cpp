@@ -4,12 +4,15 @@
 
 #include <cstdint>
 #include <cstring>
+#include <new>
 
 #include "cpu/x86/x86.h"
 #include "quant/blocks.h"
 
 namespace lc::cpu::avx2 {
 namespace {
+
+#include "cpu/x86/level_util.h"  // f2h, f2bf
 
 struct S {
     using V = __m256;
@@ -82,8 +85,6 @@ inline __m256 round_away(__m256 v) {
     const __m256 one = _mm256_or_ps(_mm256_and_ps(v, signmask), _mm256_set1_ps(1.0f));
     return _mm256_add_ps(t, _mm256_and_ps(one, _mm256_cmp_ps(frac, _mm256_set1_ps(0.5f), _CMP_GE_OQ)));
 }
-
-inline uint16_t f2h(float f) { return static_cast<uint16_t>(_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT)); }
 
 // four int32 vectors (32 values, in [-128, 127]) -> 32 int8 in order
 inline __m256i pack32(__m256i a, __m256i b, __m256i c, __m256i d) {
@@ -195,12 +196,7 @@ void to_bf16(const float* x, void* vy, int64_t k) {
         const __m128i p = _mm_packus_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
         _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i), p);
     }
-    for (; i < k; ++i) {
-        uint32_t u;
-        std::memcpy(&u, x + i, 4);
-        y[i] = (u & 0x7FFFFFFFu) > 0x7F800000u ? static_cast<uint16_t>((u >> 16) | 64)
-                                               : static_cast<uint16_t>((u + (0x7FFFu + ((u >> 16) & 1u))) >> 16);
-    }
+    for (; i < k; ++i) y[i] = f2bf(x[i]);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <new>
 
 #include "cpu/x86/x86.h"
 #include "quant/blocks.h"
@@ -15,6 +16,8 @@
 
 namespace lc::cpu::avx512 {
 namespace {
+
+#include "cpu/x86/level_util.h"  // f2h, f2bf
 
 struct S {
     using V = __m512;
@@ -71,8 +74,6 @@ inline __m512 round_away(__m512 v) {
                         _mm512_castps_si512(_mm512_set1_ps(1.0f))));
     return _mm512_mask_add_ps(t, _mm512_cmp_ps_mask(frac, _mm512_set1_ps(0.5f), _CMP_GE_OQ), t, one);
 }
-
-inline uint16_t f2h(float f) { return static_cast<uint16_t>(_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT)); }
 
 // One 32-block: d = amax / 127, q = roundf(x / d); returns sum(q) for Q8_1.
 inline int q8_block(const float* x, uint16_t* dd, int8_t* qs, float* dout = nullptr) {
@@ -158,12 +159,7 @@ void to_bf16(const float* x, void* vy, int64_t k) {
         r = _mm512_mask_mov_epi32(r, nan, _mm512_or_si512(_mm512_srli_epi32(v, 16), _mm512_set1_epi32(64)));
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + i), _mm512_cvtepi32_epi16(r));
     }
-    for (; i < k; ++i) {
-        uint32_t u;
-        std::memcpy(&u, x + i, 4);
-        y[i] = (u & 0x7FFFFFFFu) > 0x7F800000u ? static_cast<uint16_t>((u >> 16) | 64)
-                                               : static_cast<uint16_t>((u + (0x7FFFu + ((u >> 16) & 1u))) >> 16);
-    }
+    for (; i < k; ++i) y[i] = f2bf(x[i]);
 }
 
 }  // namespace
