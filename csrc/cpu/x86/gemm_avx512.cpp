@@ -396,6 +396,36 @@ constexpr int kPanelTiles = 2;  // 16-token tiles per pass
 
 thread_local Scratch t_panel;
 
+// The pass structure of the quantized panel GEMMs: kPanelTiles tiles of 16 tokens per pass, build(t, nt, out) fills
+// the panel of tokens [t, t + nt) (nt <= 16) at out (tile_bytes apart), then rows(t0, r, R, U, nt) computes R weight
+// rows from r (tiles of kRows, then single rows) over the U tiles in use (R, U as std::integral_constant).
+template <int kRows, class Build, class Rows>
+void for_panels(int64_t n, int64_t nrows, size_t tile_bytes, uint8_t* panel, Build&& build, Rows&& rows) {
+    static_assert(kPanelTiles == 2, "pass() below takes U = 1 or 2");
+    for (int64_t t0 = 0; t0 < n; t0 += 16 * kPanelTiles) {
+        int nt[kPanelTiles];
+        int U = 0;
+        for (int u = 0; u < kPanelTiles; ++u) {
+            const int64_t left = n - t0 - 16 * u;
+            nt[u] = left <= 0 ? 0 : left >= 16 ? 16 : static_cast<int>(left);
+            if (nt[u] > 0) {
+                build(t0 + 16 * u, nt[u], panel + u * tile_bytes);
+                U = u + 1;
+            }
+        }
+        auto pass = [&](auto Uc) {
+            int64_t r = 0;
+            for (; r + kRows <= nrows; r += kRows) rows(t0, r, std::integral_constant<int, kRows>{}, Uc, nt);
+            for (; r < nrows; ++r) rows(t0, r, std::integral_constant<int, 1>{}, Uc, nt);
+        };
+        if (U == 2) {
+            pass(std::integral_constant<int, 2>{});
+        } else {
+            pass(std::integral_constant<int, 1>{});
+        }
+    }
+}
+
 // ---- panel of 32-element activation blocks (Q8_0 / Q8_1) ----
 // per block: P[8][64] (step s: elements 4s..4s+3 of each token), dx[16], nsum[16] (-o * sum of the block's q), s[16]
 constexpr size_t kP32Block = 8 * 64 + 3 * 64;
@@ -496,29 +526,12 @@ void panel_gemm32(const void* w, size_t ws, int64_t nrows, int64_t k, const void
     const int64_t nb = k / 32;
     const size_t tile_bytes = static_cast<size_t>(nb) * kP32Block;
     uint8_t* panel = t_panel.get(tile_bytes * kPanelTiles);
-    for (int64_t t0 = 0; t0 < n; t0 += 16 * kPanelTiles) {
-        int nt[kPanelTiles];
-        int U = 0;
-        for (int u = 0; u < kPanelTiles; ++u) {
-            const int64_t left = n - t0 - 16 * u;
-            nt[u] = left <= 0 ? 0 : left >= 16 ? 16 : static_cast<int>(left);
-            if (nt[u] > 0) {
-                build_panel32<F>(xb + (t0 + 16 * u) * xs, xs, nt[u], nb, panel + u * tile_bytes);
-                U = u + 1;
-            }
-        }
-        float* yt = y + t0 * ys;
-        int64_t r = 0;
-        if (U == 2) {
-            for (; r + 4 <= nrows; r += 4)
-                panel32_rows<F, 4, 2>(wb + r * ws, ws, panel, tile_bytes, nb, nt, yt + r, ys);
-            for (; r < nrows; ++r) panel32_rows<F, 1, 2>(wb + r * ws, ws, panel, tile_bytes, nb, nt, yt + r, ys);
-        } else {
-            for (; r + 4 <= nrows; r += 4)
-                panel32_rows<F, 4, 1>(wb + r * ws, ws, panel, tile_bytes, nb, nt, yt + r, ys);
-            for (; r < nrows; ++r) panel32_rows<F, 1, 1>(wb + r * ws, ws, panel, tile_bytes, nb, nt, yt + r, ys);
-        }
-    }
+    for_panels<4>(
+        n, nrows, tile_bytes, panel,
+        [&](int64_t t, int nt, uint8_t* out) { build_panel32<F>(xb + t * xs, xs, nt, nb, out); },
+        [&](int64_t t0, int64_t r, auto R, auto U, const int* nt) {
+            panel32_rows<F, R, U>(wb + r * ws, ws, panel, tile_bytes, nb, nt, y + t0 * ys + r, ys);
+        });
 }
 
 // ---- panel of Q8_K super-blocks (for the K-quants) ----
@@ -754,31 +767,12 @@ void panel_gemmK(const void* w, size_t ws, int64_t nrows, int64_t k, const void*
     const int64_t nsb = k / 256;
     const size_t tile_bytes = static_cast<size_t>(nsb) * kPKBlock;
     uint8_t* panel = t_panel.get(tile_bytes * kPanelTiles);
-    for (int64_t t0 = 0; t0 < n; t0 += 16 * kPanelTiles) {
-        int nt[kPanelTiles];
-        int U = 0;
-        for (int u = 0; u < kPanelTiles; ++u) {
-            const int64_t left = n - t0 - 16 * u;
-            nt[u] = left <= 0 ? 0 : left >= 16 ? 16 : static_cast<int>(left);
-            if (nt[u] > 0) {
-                build_panelK(xb + (t0 + 16 * u) * xs, xs, nt[u], nsb, panel + u * tile_bytes);
-                U = u + 1;
-            }
-        }
-        float* yt = y + t0 * ys;
-        int64_t r = 0;
-        if (U == 2) {
-            for (; r + 2 <= nrows; r += 2)
-                panelK_rows<kG, 2, 2, Unpack, kBytes>(wb + r * ws, ws, panel, tile_bytes, nsb, nt, yt + r, ys);
-            for (; r < nrows; ++r)
-                panelK_rows<kG, 1, 2, Unpack, kBytes>(wb + r * ws, ws, panel, tile_bytes, nsb, nt, yt + r, ys);
-        } else {
-            for (; r + 2 <= nrows; r += 2)
-                panelK_rows<kG, 2, 1, Unpack, kBytes>(wb + r * ws, ws, panel, tile_bytes, nsb, nt, yt + r, ys);
-            for (; r < nrows; ++r)
-                panelK_rows<kG, 1, 1, Unpack, kBytes>(wb + r * ws, ws, panel, tile_bytes, nsb, nt, yt + r, ys);
-        }
-    }
+    for_panels<2>(
+        n, nrows, tile_bytes, panel,
+        [&](int64_t t, int nt, uint8_t* out) { build_panelK(xb + t * xs, xs, nt, nsb, out); },
+        [&](int64_t t0, int64_t r, auto R, auto U, const int* nt) {
+            panelK_rows<kG, R, U, Unpack, kBytes>(wb + r * ws, ws, panel, tile_bytes, nsb, nt, y + t0 * ys + r, ys);
+        });
 }
 
 // ---- float formats: panels of f32 (one zmm = one k element of 16 tokens), weights broadcast one element at a time.
