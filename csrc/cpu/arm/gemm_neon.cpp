@@ -322,36 +322,10 @@ float vd_iq4_xs(const void* vw, const void* vx, int64_t k) {
 
 using VecDotFn = float (*)(const void* w, const void* x, int64_t k);
 
-template <VecDotFn VD>
-void gemm_rows(const void* w, size_t w_stride, int64_t nrows, int64_t k, const void* xq, size_t xq_stride, int64_t n,
-               float* y, int64_t y_stride) {
-    const auto* wb = static_cast<const uint8_t*>(w);
-    const auto* xb = static_cast<const uint8_t*>(xq);
-    for (int64_t r = 0; r < nrows; ++r) {
-        for (int64_t t = 0; t < n; ++t) y[t * y_stride + r] = VD(wb + r * w_stride, xb + t * xq_stride, k);
-    }
-}
+#include "cpu/vec_dot_gemm.h"  // gemm_rows, fill_vec_dot_gemm
 
 }  // namespace
 
-void fill_gemm(Kernels& t) {
-#define LC_GEMM(T, FN) t.gemm[static_cast<int>(DType::T)] = gemm_rows<FN>
-    LC_GEMM(F32, vd_f32);
-    LC_GEMM(F16, vd_f16);
-    LC_GEMM(BF16, vd_bf16);
-    LC_GEMM(Q4_0, vd_q4_0);
-    LC_GEMM(Q4_1, vd_q4_1);
-    LC_GEMM(Q5_0, vd_q5_0);
-    LC_GEMM(Q5_1, vd_q5_1);
-    LC_GEMM(Q8_0, vd_q8_0);
-    LC_GEMM(IQ4_NL, vd_iq4_nl);
-    LC_GEMM(Q2_K, vd_q2_K);
-    LC_GEMM(Q3_K, vd_q3_K);
-    LC_GEMM(Q4_K, vd_q4_K);
-    LC_GEMM(Q5_K, vd_q5_K);
-    LC_GEMM(Q6_K, vd_q6_K);
-    LC_GEMM(IQ4_XS, vd_iq4_xs);
-#undef LC_GEMM
-}
+void fill_gemm(Kernels& t) { fill_vec_dot_gemm(t); }
 
 }  // namespace lc::cpu::neon
