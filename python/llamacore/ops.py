@@ -10,48 +10,18 @@ from __future__ import annotations
 import numpy as np
 
 from . import _core
+from .gguf.constants import GGML_BLOCK_SIZES, GGMLType
 
-# ggml type ids of the formats the kernels read (see csrc/include/llamacore/dtype.h).
-TYPE_IDS = {
-    "F32": 0,
-    "F16": 1,
-    "Q4_0": 2,
-    "Q4_1": 3,
-    "Q5_0": 6,
-    "Q5_1": 7,
-    "Q8_0": 8,
-    "Q8_1": 9,
-    "Q2_K": 10,
-    "Q3_K": 11,
-    "Q4_K": 12,
-    "Q5_K": 13,
-    "Q6_K": 14,
-    "Q8_K": 15,
-    "IQ4_NL": 20,
-    "IQ4_XS": 23,
-    "BF16": 30,
-}
+# The formats the kernels read: weights, and the activation formats Q8_1 / Q8_K they quantize to. Ids and block
+# sizes are the GGUF reader's (gguf/constants.py), so there is one table of them in the package.
+KERNEL_TYPES = [
+    "F32", "F16", "BF16", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q8_1",
+    "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "Q8_K", "IQ4_NL", "IQ4_XS",
+]  # fmt: skip
+TYPE_IDS = {name: int(GGMLType[name]) for name in KERNEL_TYPES}
 TYPE_NAMES = {v: k for k, v in TYPE_IDS.items()}
-# (elements per block, bytes per block)
-BLOCK = {
-    "F32": (1, 4),
-    "F16": (1, 2),
-    "BF16": (1, 2),
-    "Q4_0": (32, 18),
-    "Q4_1": (32, 20),
-    "Q5_0": (32, 22),
-    "Q5_1": (32, 24),
-    "Q8_0": (32, 34),
-    "Q8_1": (32, 36),
-    "Q2_K": (256, 84),
-    "Q3_K": (256, 110),
-    "Q4_K": (256, 144),
-    "Q5_K": (256, 176),
-    "Q6_K": (256, 210),
-    "Q8_K": (256, 292),
-    "IQ4_NL": (32, 18),
-    "IQ4_XS": (256, 136),
-}
+BLOCK = {name: GGML_BLOCK_SIZES[GGMLType[name]] for name in KERNEL_TYPES}  # (elements, bytes) per block
+
 WEIGHT_TYPES = [
     "F32",
     "F16",
