@@ -18,6 +18,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .template import ChatTemplateError
+
 ROLES = ("system", "developer", "user", "assistant", "tool", "function")
 _TEXT_PART_TYPES = ("text", "input_text")
 _MULTIMODAL_PART_TYPES = ("image_url", "image", "input_image", "input_audio", "audio", "file", "input_file", "video")
@@ -34,19 +36,19 @@ def content_text(content: Any, where: str = "content") -> str | None:
             if kind in _TEXT_PART_TYPES:
                 text = part.get("text")
                 if not isinstance(text, str):
-                    raise ValueError(f"{where}[{i}]: a text part needs a string 'text'")
+                    raise ChatTemplateError(f"{where}[{i}]: a text part needs a string 'text'")
                 texts.append(text)
             elif kind == "refusal" and isinstance(part.get("refusal"), str):
                 texts.append(part["refusal"])
             elif kind in _MULTIMODAL_PART_TYPES:
-                raise ValueError(
+                raise ChatTemplateError(
                     f"{where}[{i}] is an {kind!r} part: multimodal input is not supported by llamacore "
                     "(text models only); send text parts"
                 )
             else:
-                raise ValueError(f"{where}[{i}]: unknown content part {part!r:.80}")
+                raise ChatTemplateError(f"{where}[{i}]: unknown content part {part!r:.80}")
         return "".join(texts)
-    raise ValueError(f"{where} must be a string, None or a list of content parts, got {type(content).__name__}")
+    raise ChatTemplateError(f"{where} must be a string, None or a list of content parts, got {type(content).__name__}")
 
 
 def _decode_arguments(arguments: Any, where: str) -> tuple[str, Any]:
@@ -60,7 +62,7 @@ def _decode_arguments(arguments: Any, where: str) -> tuple[str, Any]:
         return "{}", {}
     if isinstance(arguments, dict):
         return json.dumps(arguments, ensure_ascii=False), arguments
-    raise ValueError(f"{where}: arguments must be a JSON string or an object")
+    raise ChatTemplateError(f"{where}: arguments must be a JSON string or an object")
 
 
 def _tool_calls(m: dict, where: str) -> list[dict]:
@@ -70,19 +72,19 @@ def _tool_calls(m: dict, where: str) -> list[dict]:
     if not calls:
         return []
     if not isinstance(calls, (list, tuple)):
-        raise ValueError(f"{where}.tool_calls must be a list")
+        raise ChatTemplateError(f"{where}.tool_calls must be a list")
     out = []
     for j, call in enumerate(calls):
         w = f"{where}.tool_calls[{j}]"
         fn = call.get("function") if isinstance(call, dict) else None
         if not isinstance(fn, dict) or not isinstance(fn.get("name"), str) or not fn["name"]:
-            raise ValueError(
+            raise ChatTemplateError(
                 f"{w} must be {{'id': ..., 'type': 'function', 'function': {{'name': ..., 'arguments': ...}}}}"
             )
         text, obj = _decode_arguments(fn.get("arguments"), w)
         call_id = call.get("id")
         if call_id is not None and not isinstance(call_id, str):
-            raise ValueError(f"{w}.id must be a string")
+            raise ChatTemplateError(f"{w}.id must be a string")
         out.append(
             {
                 "id": call_id or f"call_{j}",
@@ -95,18 +97,18 @@ def _tool_calls(m: dict, where: str) -> list[dict]:
 
 
 def normalize_messages(messages: Any) -> list[dict]:
-    """Checked copies of OpenAI-style messages (see the module docstring). Raises ValueError."""
+    """Checked copies of OpenAI-style messages (see the module docstring). Raises ChatTemplateError (a ValueError)."""
     if isinstance(messages, (str, bytes, dict)) or not hasattr(messages, "__iter__"):
-        raise ValueError("messages must be a list of {'role': ..., 'content': ...} dicts")
+        raise ChatTemplateError("messages must be a list of {'role': ..., 'content': ...} dicts")
     out: list[dict] = []
     call_names: dict[str, str] = {}
     for i, m in enumerate(messages):
         where = f"messages[{i}]"
         if not isinstance(m, dict) or not isinstance(m.get("role"), str):
-            raise ValueError(f"{where} must be a dict with a string 'role', got {m!r:.80}")
+            raise ChatTemplateError(f"{where} must be a dict with a string 'role', got {m!r:.80}")
         role = m["role"]
         if role not in ROLES:
-            raise ValueError(f"{where}: unknown role {role!r} (known: {', '.join(ROLES)})")
+            raise ChatTemplateError(f"{where}: unknown role {role!r} (known: {', '.join(ROLES)})")
         msg = {k: v for k, v in m.items() if k not in ("tool_calls", "function_call")}
         if role == "developer":  # OpenAI's newer name for the system role
             msg["role"] = role = "system"
@@ -118,21 +120,21 @@ def normalize_messages(messages: Any) -> list[dict]:
                 for c in calls:
                     call_names[c["id"]] = c["function"]["name"]
             elif msg["content"] is None:
-                raise ValueError(f"{where}: an assistant message needs content or tool_calls")
+                raise ChatTemplateError(f"{where}: an assistant message needs content or tool_calls")
         elif role == "function":  # legacy function result -> tool message
             name = m.get("name")
             if not isinstance(name, str):
-                raise ValueError(f"{where}: a 'function' message needs the function's 'name'")
+                raise ChatTemplateError(f"{where}: a 'function' message needs the function's 'name'")
             msg = {"role": "tool", "content": msg["content"] or "", "name": name}
             msg["tool_call_id"] = next((k for k, v in reversed(call_names.items()) if v == name), "call_0")
         elif role == "tool":
             if not isinstance(m.get("tool_call_id"), str):
-                raise ValueError(f"{where}: a 'tool' message needs a string 'tool_call_id'")
+                raise ChatTemplateError(f"{where}: a 'tool' message needs a string 'tool_call_id'")
             msg["content"] = msg["content"] or ""
             msg.setdefault("name", call_names.get(m["tool_call_id"], ""))
         elif msg["content"] is None:
-            raise ValueError(f"{where}: a {role!r} message needs content")
+            raise ChatTemplateError(f"{where}: a {role!r} message needs content")
         out.append(msg)
     if not out:
-        raise ValueError("messages is empty")
+        raise ChatTemplateError("messages is empty")
     return out

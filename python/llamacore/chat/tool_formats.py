@@ -600,7 +600,6 @@ def detect_convention(chat_format: str | None, template_source: str | None, toke
         return CONVENTIONS["llama3"]
     if chat_format == "llama-3":
         return CONVENTIONS["llama3"]
-    vocab = set(tokens) if tokens else set()
-    if "<tool_call>" in vocab:
+    if "<tool_call>" in tokens:
         return CONVENTIONS["hermes"]
     return CONVENTIONS["generic"]
