@@ -42,7 +42,10 @@ class ChatFormatter:
         from .tools import validate_tool_request
 
         msgs = normalize_messages(messages)
-        req = validate_tool_request(tools) if tools else None
+        try:
+            req = validate_tool_request(tools) if tools else None
+        except ValueError:  # not OpenAI tools: handed to the template as they are (create_chat_completion refuses)
+            req = None
         if req is not None or any(m.get("tool_calls") or m["role"] == "tool" for m in msgs):
             caps = template_caps(self.template)
             msgs = template_messages(msgs, caps, self.convention, req.tools if req else None)

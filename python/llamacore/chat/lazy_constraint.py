@@ -45,7 +45,7 @@ class LazyConstraint:
         self.repeat = repeat
         self.failed = 0
         self._text = ""  # text generated since the last constrained part ended (where triggers are looked for)
-        self._at_start = True  # nothing but whitespace generated so far
+        self._at_start = True  # nothing but whitespace before self._text
         self._inner = None  # the active constraint
         self._armed = False  # the inner constraint has not received any text yet (whitespace may come first)
         self._done = False  # repeat=False and one constrained part is complete
@@ -91,11 +91,11 @@ class LazyConstraint:
                 continue
             self._engage(trig, self._text[k:] if trig.include else self._text[k + len(trig.text) :])
             return
-        if self._text.strip():
-            self._at_start = False
         keep = max((len(t.text) for t in self.triggers), default=0)
         if len(self._text) > 4 * keep + 64:  # only a trigger's length of text is needed to find one
-            self._text = self._text[-keep:]
+            cut = len(self._text) - keep
+            self._at_start = self._at_start and not self._text[:cut].strip()
+            self._text = self._text[cut:]
 
     def is_accepting(self) -> bool:
         return self._inner is None or self._inner.is_accepting()

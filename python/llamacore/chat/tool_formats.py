@@ -368,6 +368,13 @@ class Mistral(Convention):
                 if stop:
                     return segs
                 continue
+            if text[j] == "{":  # a bare call object (some fine-tunes leave out the list)
+                n0 = len(segs)
+                pos, stop = _json_calls(text, j, final, segs, ("arguments", "parameters"), sep=",")
+                if stop:
+                    return segs
+                if len(segs) > n0:
+                    continue
             a = text.find(self.ARGS, j)  # name[ARGS]{...}
             if a < 0:
                 if not final:
@@ -412,7 +419,7 @@ class Generic(Convention):
     def parse(self, text, final):
         j = skip_ws(text, 0)
         if j >= len(text):
-            return [Content(text)]
+            return [Content(text)] if final else []  # blank so far: a call may still begin
         if text[j] != "{":
             return [Content(text)]
         members, end = object_members(text, j)
@@ -473,7 +480,7 @@ class ChatMLFunctionCalling(Convention):
         j = skip_ws(text, 0)
         rest = text[j:]
         if not final and (self.FN.startswith(rest) or self.MSG.startswith(rest)):
-            return [_UNDECIDED] if rest else [Content("")]
+            return [_UNDECIDED] if rest else []
         if rest.startswith(self.MSG):
             return [Content(rest[len(self.MSG) :])]
         if not rest.startswith(self.FN):

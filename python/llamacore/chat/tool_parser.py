@@ -59,6 +59,7 @@ class ToolCallParser:
         self._segments_done = 0  # segments fully sent
         self._seg_sent = 0  # characters (content) or argument characters (call) of the current segment sent
         self._seg_call: int | None = None  # the current segment's call index (-1: dropped), None: not begun
+        self._seg_kind: type = object  # the current segment's type (Content or Call) when first seen
         self._calls: list[dict] = []  # {"id", "name", "arguments"} of the calls sent so far
         self._finished = False
 
@@ -114,6 +115,8 @@ class ToolCallParser:
         out: list[dict] = []
         for idx in range(self._segments_done, len(segments)):
             seg = segments[idx]
+            if not isinstance(seg, self._seg_kind):  # blank text that turned out to start a call: nothing was shown
+                self._seg_kind, self._seg_sent = type(seg), 0
             if isinstance(seg, Content):
                 self._show(seg.text[self._seg_sent :], out)
                 self._seg_sent = len(seg.text)
@@ -123,7 +126,7 @@ class ToolCallParser:
                 self._call(seg, out)
             if idx == len(segments) - 1 and not self._finished:
                 break  # the last segment may still grow
-            self._segments_done, self._seg_sent, self._seg_call = idx + 1, 0, None
+            self._segments_done, self._seg_sent, self._seg_call, self._seg_kind = idx + 1, 0, None, object
         return out
 
     def _show(self, text: str, out: list[dict]) -> None:
