@@ -14,7 +14,6 @@ import pytest
 from llamacore.chat import CONVENTIONS, load_chat_formatter
 from llamacore.chat.lazy_constraint import LazyConstraint
 from llamacore.chat.messages import normalize_messages
-from llamacore.chat.template import ChatTemplate
 from llamacore.chat.tool_formats import Trigger, detect_convention
 from llamacore.chat.tool_parser import ToolCallParser
 from llamacore.chat.tool_render import template_caps
@@ -354,8 +353,9 @@ def _formatter(file: str):
             "NousResearch-Hermes-3-Llama-3.1-8B-tool_use.jinja",
             "hermes",
             [
-                '"name": "get_weather", "description": "get_weather(city: str, unit: Union[]) - The weather in a city now',
-                '<|im_start|>assistant\n<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>',
+                '"name": "get_weather", "description": "get_weather(city: str, unit: Union[]) - The weather in a city',
+                '<|im_start|>assistant\n<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n'
+                "</tool_call>",
                 "<|im_start|>tool\n<tool_response>\n18C and sunny\n</tool_response><|im_end|><|im_start|>assistant\n",
             ],
         ),
@@ -365,8 +365,8 @@ def _formatter(file: str):
             [
                 "Environment: ipython\n",
                 '"name": "get_weather"',
-                '<|start_header_id|>assistant<|end_header_id|>\n\n{"name": "get_weather", "parameters": {"city": "Paris"}}'
-                "<|eot_id|>",
+                '<|start_header_id|>assistant<|end_header_id|>\n\n{"name": "get_weather", '
+                '"parameters": {"city": "Paris"}}<|eot_id|>',
                 '<|start_header_id|>ipython<|end_header_id|>\n\n"18C and sunny"<|eot_id|>',
             ],
         ),
@@ -574,9 +574,9 @@ def test_prepare_chat_request_modes():
 
 def test_stream_rewrites_chunks_like_the_whole_message():
     fmt = load_chat_formatter("chatml", {})
-    text = CASES[1][1].replace("<tool_call>", "<tool_call>")
-    req = prepare_chat_request(load_chat_formatter(None, {"tokenizer.chat_template": "<tool_call>{{ messages[0].content }}"}),
-                               [{"role": "user", "content": "x"}], tools=TOOLS)  # fmt: skip
+    text = CASES[1][1]
+    hermes_like = {"tokenizer.chat_template": "<tool_call>{{ messages[0].content }}"}
+    req = prepare_chat_request(load_chat_formatter(None, hermes_like), [{"role": "user", "content": "x"}], tools=TOOLS)
     assert fmt.convention.name == "generic" and req.parser.convention.name == "hermes"
     pieces = [text[i : i + 7] for i in range(0, len(text), 7)]
 
@@ -589,9 +589,51 @@ def test_stream_rewrites_chunks_like_the_whole_message():
     assert out[0]["choices"][0]["delta"] == {"role": "assistant"}
     assert out[-1]["choices"][0]["finish_reason"] == "tool_calls" and out[-1]["choices"][0]["delta"] == {}
     streamed = _assemble([c["choices"][0]["delta"] for c in out[1:-1]])
-    req2 = prepare_chat_request(load_chat_formatter(None, {"tokenizer.chat_template": "<tool_call>{{ messages[0].content }}"}),
-                                [{"role": "user", "content": "x"}], tools=TOOLS)  # fmt: skip
+    req2 = prepare_chat_request(load_chat_formatter(None, hermes_like), [{"role": "user", "content": "x"}], tools=TOOLS)
     whole, finish = req2.message(text, "stop")
     assert finish == "tool_calls" and whole["content"] == streamed["content"] == "Let me look."
     strip = [{k: v for k, v in c.items() if k != "id"} for c in whole["tool_calls"]]
     assert strip == [{k: v for k, v in c.items() if k != "id"} for c in streamed["tool_calls"]]
+
+
+# ---- a real generation ------------------------------------------------------------------------------------------
+
+
+def test_real_generation_forced_call_stream_and_whole_agree(smollm2_path):
+    """SmolLM2 speaks ChatML, so llama-cpp-python's chatml-function-calling format applies: a named tool_choice puts
+    `functions.get_weather:\\n` after the prompt and the model writes the arguments. Greedy generation, once whole and
+    once streamed: the same answer."""
+    from llamacore import Llama
+
+    llm = Llama(str(smollm2_path), chat_format="chatml-function-calling", n_ctx=1024, verbose=False)
+    msgs = [{"role": "user", "content": "What is the weather in Paris?"}]
+    choice = {"type": "function", "function": {"name": "get_weather"}}
+
+    def request():
+        return prepare_chat_request(llm.chat_formatter, msgs, tools=TOOLS, tool_choice=choice)
+
+    req = request()
+    assert req.prompt.endswith("<|im_start|>assistant\nfunctions.get_weather:\n")
+    stop = list(llm.chat_formatter.stop) + list(req.stop)
+    out = llm.create_completion(req.prompt, max_tokens=24, temperature=0.0, stop=stop)
+    whole, finish = req.message(out["choices"][0]["text"], out["choices"][0]["finish_reason"])
+    assert whole["tool_calls"][0]["function"]["name"] == "get_weather"
+    assert finish in ("tool_calls", "length")
+
+    req2 = request()
+
+    def chat_chunk(c):
+        text, finish = c["choices"][0]["text"], c["choices"][0]["finish_reason"]
+        delta = {"content": text} if finish is None else {}
+        choice = {"index": 0, "logprobs": None, "finish_reason": finish, "delta": delta}
+        return {"id": c["id"], "object": "chat.completion.chunk", "created": 0, "model": "m", "choices": [choice]}
+
+    stream = llm.create_completion(req2.prompt, max_tokens=24, temperature=0.0, stop=stop, stream=True)
+    chunks = (chat_chunk(c) for c in stream)
+    out_chunks = list(req2.stream(chunks))
+    streamed = _assemble([c["choices"][0]["delta"] for c in out_chunks[:-1]])
+    assert out_chunks[-1]["choices"][0]["finish_reason"] == finish
+    drop_ids = [{k: v for k, v in c.items() if k != "id"} for c in whole["tool_calls"]]
+    assert [{k: v for k, v in c.items() if k != "id"} for c in streamed["tool_calls"]] == drop_ids
+    assert streamed["content"] == whole["content"]
+    llm.close()
