@@ -131,7 +131,7 @@ def test_negative_controls(synthetic, tmp_path):
 def test_phi3_long_rope_factors(tmp_path):
     """Past the training context phi3 switches to rope_factors_long (llama.cpp's rule): the graph must change."""
     path = tmp_path / "phi3.gguf"
-    write_model(path, "phi3", ctx=32)
+    write_model(path, "phi3", n_ctx_train=32)
     tokens = np.arange(20) % 50
     long = run_all(path, tokens)  # n_ctx 64 > 32: long factors
     with Engine(path, n_ctx=32, n_threads=2) as e:
