@@ -91,11 +91,13 @@ def _hparams(arch: Architecture, sizes: dict) -> tuple[dict, dict]:
     return values, keys
 
 
-def write_model(path, arch: str | Architecture, seed: int = 0, *, omit=(), metadata=None, **sizes) -> dict:
+def write_model(
+    path, arch: str | Architecture, seed: int = 0, *, omit=(), metadata=None, all_tensors=False, **sizes
+) -> dict:
     """Writes a random model of `arch` (a declared architecture or alias, or a declaration); returns the
     hyperparameters' values. sizes: hyperparameters by name (n_embd=64, sliding_window=4, ...). omit: tensors to
     leave out ("output.weight", or a per-layer name such as "ffn_up.weight" for every layer, or
-    "blk.1.ffn_up.weight"). metadata: keys to add or replace (None: remove) after the declared ones."""
+    "blk.1.ffn_up.weight"); all_tensors: also the optional tensors declared as left out of examples. metadata: keys to add or replace (None: remove) after the declared ones."""
     spec = arch if isinstance(arch, Architecture) else lookup(arch)
     name = arch if isinstance(arch, str) else spec.name
     unknown = set(sizes) - {h.name for h in spec.all_hparams}
@@ -111,7 +113,7 @@ def write_model(path, arch: str | Architecture, seed: int = 0, *, omit=(), metad
         w.add(k, v)
     fill = _Filler(w, np.random.default_rng(seed), values)
     for t, i, tname in spec.expected(values):
-        if (t.optional and not t.example) or tname in omit or (i is not None and t.name in omit):
+        if (t.optional and not t.example and not all_tensors) or tname in omit or (i is not None and t.name in omit):
             continue
         fill(tname, t, t.shape_for(values))
     w.write()

@@ -319,5 +319,7 @@ def _missing(name: str, layers: list, n_layer: int) -> str:
         return name
     if len(layers) == n_layer:
         return f"blk.*.{name} (all {n_layer} layers)"
+    if len(layers) == 1:
+        return f"blk.{layers[0]}.{name}"
     shown = ", ".join(str(i) for i in layers[:8]) + (", ..." if len(layers) > 8 else "")
     return f"blk.{{{shown}}}.{name}"
