@@ -98,7 +98,9 @@ def test_batch_size_barely_changes_results(synthetic, each_level):
             whole, stepwise, chunked = batch_shapes(path, tokens)
             for other in (chunked, stepwise):
                 lw, lo = log_softmax(whole.astype(np.float64)), log_softmax(other.astype(np.float64))
-                assert kld(lw, lo).max() < 2e-3, (arch, level)  # see test_batch_size_does_not_change_results
+                # the attention kernel's rounding (see test_batch_size_does_not_change_results). Measured on avx512
+                # over 8 random models: max KLD up to 8e-5 (gemma3), 2.1e-3 (qwen3), 2.8e-3 (llama)
+                assert kld(lw, lo).max() < 5e-3, (arch, level)
 
 
 @pytest.mark.xfail(

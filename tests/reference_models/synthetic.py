@@ -96,8 +96,9 @@ def write_model(
 ) -> dict:
     """Writes a random model of `arch` (a declared architecture or alias, or a declaration); returns the
     hyperparameters' values. sizes: hyperparameters by name (n_embd=64, sliding_window=4, ...). omit: tensors to
-    leave out ("output.weight", or a per-layer name such as "ffn_up.weight" for every layer, or
-    "blk.1.ffn_up.weight"); all_tensors: also the optional tensors declared as left out of examples. metadata: keys to add or replace (None: remove) after the declared ones."""
+    leave out ("output.weight"; a per-layer name such as "ffn_up.weight" for every layer, or "blk.1.ffn_up.weight").
+    metadata: keys to add or replace (None: remove) after the declared ones. all_tensors: also the optional tensors
+    that synthetic models leave out by default (example=False)."""
     spec = arch if isinstance(arch, Architecture) else lookup(arch)
     name = arch if isinstance(arch, str) else spec.name
     unknown = set(sizes) - {h.name for h in spec.all_hparams}
@@ -115,6 +116,6 @@ def write_model(
     for t, i, tname in spec.expected(values):
         if (t.optional and not t.example and not all_tensors) or tname in omit or (i is not None and t.name in omit):
             continue
-        fill(tname, t, t.shape_for(values))
+        fill(tname, t, t.shape_for(values, i))
     w.write()
     return values

@@ -134,8 +134,9 @@ class TensorSpec:
         std = self.example_std
         object.__setattr__(self, "_std", _compile(std, f"example_std of {self.name}") if std else None)
 
-    def shape_for(self, names: Mapping[str, Any]) -> tuple[int, ...]:
-        return tuple(int(d) for d in _evaluate(self._shape, names))
+    def shape_for(self, names: Mapping[str, Any], i: int | None = None) -> tuple[int, ...]:
+        """The shape for these hyperparameters (per-layer tensors: of layer i, for per-layer hyperparameters)."""
+        return tuple(int(d) for d in _evaluate(self._shape, names if i is None else {**names, "i": i}))
 
     def in_layer(self, names: Mapping[str, Any], i: int) -> bool:
         return self._when is None or bool(_evaluate(self._when, {**names, "i": i}))
@@ -222,20 +223,25 @@ class Architecture:
     layer: tuple[TensorSpec, ...] = ()
     aliases: tuple[str, ...] = ()
     all_hparams: tuple[HParam, ...] = field(init=False, repr=False)
+    _specs: dict = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
         merged = {h.name: h for h in COMMON}
         merged.update({h.name: h for h in self.hparams})  # same name: the architecture's replaces the common one
         object.__setattr__(self, "all_hparams", tuple(merged.values()))
+        reserved = {"arch", "rope", "names", "i", "shape", *_FUNCTIONS}  # Params' own, and what expressions see
+        if set(merged) & reserved:
+            raise ValueError(f"{self.name}: hyperparameter names must differ from {', '.join(sorted(reserved))}")
         known = set(merged) | set(_FUNCTIONS) | {"shape"}
         for i, h in enumerate(self.all_hparams):
             self._check_names(h._code, set(list(merged)[:i]) | set(_FUNCTIONS) | {"shape"}, f"hparam {h.name}")
         for s in self.tensors + self.layer:
             for code in s.codes():
                 self._check_names(code, known | ({"i"} if s in self.layer else set()), f"tensor {s.name}")
-        names = [s.name for s in self.tensors] + [s.name for s in self.layer]
-        if len(set(names)) != len(names):
+        specs = {s.name: s for s in self.tensors} | {f"blk.{s.name}": s for s in self.layer}
+        if len(specs) != len(self.tensors) + len(self.layer):
             raise ValueError(f"{self.name}: a tensor is declared twice")
+        object.__setattr__(self, "_specs", specs)
 
     def _check_names(self, code, allowed: set, what: str) -> None:
         if code is not None and not set(code.co_names) <= allowed:
@@ -296,7 +302,7 @@ class Architecture:
                 if not s.optional:
                     missing.setdefault(s.name, []).append(i)
                 continue
-            have, want = tuple(int(d) for d in reversed(t.shape)), s.shape_for(names)
+            have, want = tuple(int(d) for d in reversed(t.shape)), s.shape_for(names, i)
             if have != want:
                 wrong.append(f"{name} has shape {list(have)}, declared [{s.shape}] = {list(want)}")
         problems = []
@@ -309,9 +315,8 @@ class Architecture:
     def spec(self, name: str) -> TensorSpec | None:
         """The declaration of a GGUF tensor name ("blk.3.attn_q.weight" -> the layer's attn_q.weight)."""
         if name.startswith("blk."):
-            _, _, rest = name[4:].partition(".")
-            return next((s for s in self.layer if s.name == rest), None)
-        return next((s for s in self.tensors if s.name == name), None)
+            name = "blk." + name[4:].partition(".")[2]
+        return self._specs.get(name)
 
 
 def _missing(name: str, layers: list, n_layer: int) -> str:
