@@ -223,6 +223,10 @@ def test_bad_metadata_named(tmp_path):
     assert msg == "llama.embedding_length must be a number, not str"
     msg = load_error(tmp_path, "llama", metadata={"llama.attention.head_count_kv": 3})
     assert msg == "head_count 4 is not a multiple of head_count_kv 3"
+    msg = load_error(tmp_path, "llama", metadata={"llama.attention.head_count": 0})
+    assert msg == "llama.attention.head_count is 0; it must be at least 1"
+    msg = load_error(tmp_path, "llama", metadata={"llama.attention.head_count": 256})  # n_embd 128
+    assert msg == "head_dim = n_embd // n_head is 0; it must be at least 1"
 
 
 @pytest.mark.parametrize("arch", ARCHS)

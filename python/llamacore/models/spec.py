@@ -52,7 +52,8 @@ class HParam:
 
     When the file lacks the key: an error if `required`, else the value of `derive` (an expression over the
     hyperparameters declared before this one, and shape("tensor name")), else `default`. per_layer: the file may
-    hold one value per layer (an array) or one for all; the value is then a tuple of n_layer values. example: the
+    hold one value per layer (an array) or one for all; the value is then a tuple of n_layer values. minimum: the
+    smallest value a file may hold (sizes: 1, so that nothing divides by zero or builds an empty model). example: the
     value small synthetic test models use (None: the test writer's size table, else left out of the file)."""
 
     name: str
@@ -62,6 +63,7 @@ class HParam:
     derive: str | None = None
     required: bool = False
     per_layer: bool = False
+    minimum: int | float | None = None
     example: Any = None
 
     def __post_init__(self):
@@ -99,6 +101,8 @@ class HParam:
             raise GGUFError(f"{key} must be a number, not {type(v).__name__}")
         if self.type is int and v != int(v):
             raise GGUFError(f"{key} must be a whole number, not {v}")
+        if self.minimum is not None and v < self.minimum:
+            raise GGUFError(f"{key} is {v}; it must be at least {self.minimum}")
         return self.type(v)
 
 
@@ -157,16 +161,16 @@ def optional(*specs: TensorSpec, example: bool = False) -> tuple[TensorSpec, ...
 # The hyperparameters every architecture reads, with llama.cpp's keys and defaults.
 COMMON = (
     HParam("n_vocab", None, derive="shape('token_embd.weight')[0]"),
-    HParam("n_ctx_train", "context_length", default=2048),
-    HParam("n_embd", "embedding_length", required=True),
-    HParam("n_layer", "block_count", required=True),
-    HParam("n_ff", "feed_forward_length", required=True),
-    HParam("n_head", "attention.head_count", required=True),
-    HParam("n_head_kv", "attention.head_count_kv", derive="n_head"),
-    HParam("head_dim", "attention.key_length", derive="n_embd // n_head"),
-    HParam("head_dim_v", "attention.value_length", derive="head_dim"),
+    HParam("n_ctx_train", "context_length", default=2048, minimum=1),
+    HParam("n_embd", "embedding_length", required=True, minimum=1),
+    HParam("n_layer", "block_count", required=True, minimum=1),
+    HParam("n_ff", "feed_forward_length", required=True, minimum=1),
+    HParam("n_head", "attention.head_count", required=True, minimum=1),
+    HParam("n_head_kv", "attention.head_count_kv", derive="n_head", minimum=1),
+    HParam("head_dim", "attention.key_length", derive="n_embd // n_head", minimum=1),
+    HParam("head_dim_v", "attention.value_length", derive="head_dim", minimum=1),
     HParam("eps", "attention.layer_norm_rms_epsilon", float, default=1e-5),
-    HParam("n_rot", "rope.dimension_count", derive="head_dim"),
+    HParam("n_rot", "rope.dimension_count", derive="head_dim", minimum=1),
     HParam("rope_freq_base", "rope.freq_base", float, default=10000.0),
     HParam("rope_scaling", "rope.scaling.type", str, default="none"),
     HParam("rope_scaling_factor", "rope.scaling.factor", float, default=0.0),
@@ -274,10 +278,11 @@ class Architecture:
                 values[h.name] = None
             else:
                 v = h.derived(values, shape) if h.derive else h.default
-                values[h.name] = h.convert(v, key or h.name, values.get("n_layer")) if v is not None else None
+                what = f"{h.name} = {h.derive}" if h.derive else h.name
+                values[h.name] = h.convert(v, what, values.get("n_layer")) if v is not None else None
         if missing:
             raise GGUFError(f"{arch} model metadata lacks {', '.join(missing)}")
-        if values["n_head_kv"] < 1 or values["n_head"] % values["n_head_kv"]:
+        if values["n_head"] % values["n_head_kv"]:
             raise GGUFError(f"head_count {values['n_head']} is not a multiple of head_count_kv {values['n_head_kv']}")
         return Params(arch, values, self.rope_mode)
 
