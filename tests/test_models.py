@@ -264,16 +264,53 @@ def test_declaration_errors():
         replace(llama, hparams=(HParam("n_swa2", None, derive="n_swa"), HParam("n_swa", "attention.sliding_window")))
 
 
+def test_declaration_features_for_new_architectures(tmp_path):
+    """What the next architectures need, on a llama variant: a tensor of some layers only (`when`: interleaved MoE),
+    3-D expert stacks, per-layer hyperparameters (an array or one value for all), and their shapes."""
+    llama = models.lookup("llama")
+    arch = replace(
+        llama,
+        hparams=(
+            HParam("n_expert", "expert_count", required=True, minimum=1, example=4),
+            HParam("swa_layers", "attention.sliding_window_pattern", bool, default=False, per_layer=True),
+            HParam("n_ff_layer", "feed_forward_length_per_layer", per_layer=True, derive="n_ff"),
+        ),
+        layer=llama.layer
+        + (
+            TensorSpec("ffn_gate_exps.weight", "n_expert, n_ff, n_embd", when="i % 2 == 1"),
+            TensorSpec("ffn_extra.weight", "n_ff_layer[i], n_embd"),
+        ),
+    )
+    path = tmp_path / "x.gguf"
+    write_model(path, arch, n_layer=4, swa_layers=(True, False, True, False))
+    with GGUFFile(path) as f:
+        assert f.metadata["llama.expert_count"] == 4
+        assert sorted(n for n in f.tensors if "exps" in n) == [
+            "blk.1.ffn_gate_exps.weight",
+            "blk.3.ffn_gate_exps.weight",
+        ]
+        assert tuple(f.tensors["blk.1.ffn_gate_exps.weight"].shape) == (128, 256, 4)  # GGUF order
+        hp = arch.read_params(f.metadata, f.tensors)
+        assert hp.swa_layers == (True, False, True, False) and hp.n_ff_layer == (256,) * 4
+        arch.check_tensors(hp, f.tensors)
+        meta = {**f.metadata, "llama.feed_forward_length_per_layer": [256, 256, 512, 256]}
+        with pytest.raises(GGUFError, match=r"blk\.2\.ffn_extra\.weight has shape \[256, 128\], declared "):
+            arch.check_tensors(arch.read_params(meta, f.tensors), f.tensors)
+        with pytest.raises(GGUFError, match="holds 3 values for 4 layers"):
+            arch.read_params({**meta, "llama.feed_forward_length_per_layer": [256] * 3}, f.tensors)
+        with pytest.raises(GGUFError, match="llama model metadata lacks llama.expert_count"):
+            arch.read_params({k: v for k, v in meta.items() if k != "llama.expert_count"}, f.tensors)
+
+
 def test_layer_subsets_and_undeclared_tensors(tmp_path):
-    """`when` declares a tensor of some layers only (interleaved MoE, per-layer norms); a build that reads a
-    tensor its declaration lacks fails at once (so declarations stay complete)."""
+    """A file missing a layer's tensor is named by layer; a build that reads a tensor its declaration lacks fails
+    at once (so declarations stay complete)."""
     llama = models.lookup("llama")
     extra = TensorSpec("extra_norm.weight", "n_embd", kind="norm", when="i % 2 == 1")
     arch = replace(llama, layer=llama.layer + (extra,))
     path = tmp_path / "x.gguf"
     write_model(path, arch, n_layer=4)
     with GGUFFile(path) as f:
-        assert sorted(n for n in f.tensors if "extra" in n) == ["blk.1.extra_norm.weight", "blk.3.extra_norm.weight"]
         hp = arch.read_params(f.metadata, f.tensors)
         arch.check_tensors(hp, f.tensors)
         without = {k: v for k, v in f.tensors.items() if k != "blk.3.extra_norm.weight"}

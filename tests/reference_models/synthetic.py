@@ -82,12 +82,15 @@ def _hparams(arch: Architecture, sizes: dict) -> tuple[dict, dict]:
     given = {**BASE, **{h.name: h.example for h in arch.all_hparams if h.example is not None}, **sizes}
     values, keys = {}, {}
     for h in arch.all_hparams:
-        if h.name not in given:
-            values[h.name] = h.derived(values) if h.derive else h.default
-            continue
-        v = values[h.name] = given[h.name]
-        if h.key and (h.derive is None or v != h.derived(values)):
-            keys[h.key] = list(v) if isinstance(v, tuple) else v
+        n_layer = values.get("n_layer")
+        if h.name in given:
+            v = h.convert(given[h.name], h.name, n_layer)
+            if h.key and (h.derive is None or v != h.convert(h.derived(values), h.name, n_layer)):
+                keys[h.key] = list(v) if isinstance(v, tuple) else v
+        else:
+            v = h.derived(values) if h.derive else h.default
+            v = None if v is None else h.convert(v, h.name, n_layer)
+        values[h.name] = v
     return values, keys
 
 
