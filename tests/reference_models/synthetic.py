@@ -110,8 +110,8 @@ def write_model(
     values, keys = _hparams(spec, sizes)
     kv = {"general.architecture": name, "general.name": f"synthetic {name}"}
     kv.update({f"{name}.{k}": v for k, v in keys.items()})
-    for k, v in (metadata or {}).items():
-        kv.pop(k, None) if v is None else kv.update({k: v})
+    kv.update(metadata or {})
+    kv = {k: v for k, v in kv.items() if v is not None}  # metadata={key: None} removes a key
     w = GGUFWriter(path)
     for k, v in kv.items():
         w.add(k, v)
