@@ -1,10 +1,10 @@
 """What an architecture file declares: its hyperparameters, its tensors and its graph.
 
     ARCH = Architecture(
-        name="qwen3",
+        name="newarch",                       # = general.architecture and the file name
         build=build,                          # build(g, hp, w, n_ctx): records one batch's forward pass
         rope_mode=ROPE_NEOX,
-        hparams=(HParam("n_expert", "expert_count", required=True),),   # beyond COMMON (same name: replaces it)
+        hparams=(HParam("sliding_window", "attention.sliding_window", default=0),),  # beyond COMMON
         tensors=(EMBEDDING, *OUTPUT),         # file-level tensors
         layer=(*ATTENTION, *QK_NORM, *FFN),   # tensors of every layer, named without the "blk.{i}." prefix
     )
