@@ -12,7 +12,7 @@ import sys
 
 # name -> (module, one-line help); listed only when the module exists
 COMMANDS: dict[str, tuple[str, str]] = {
-    "cli": ("llamacore.commands.cli", "llama-cli: complete a prompt, converse (-cnv) or interact (-i)"),
+    "cli": ("llamacore.commands.cli", "like llama-cli: -p, -cnv or -i"),
     "run": ("llamacore.commands.run", "answer one prompt, streaming the output"),
     "chat": ("llamacore.commands.chat", "interactive chat with a model"),
     "serve": ("llamacore.commands.serve", "OpenAI-compatible HTTP server with a web page"),
