@@ -116,7 +116,7 @@ def check_options(args: argparse.Namespace) -> None:
     from ..sampling import SamplingParams
 
     if args.n_predict < -2:
-        raise ValueError(f"-n/--n-predict must be >= -2 (-1: no limit, -2: until the context is full), got {args.n_predict}")
+        raise ValueError(f"-n/--n-predict must be >= -2 (-1: no limit, -2: fill the context), got {args.n_predict}")
     if args.seed < -1:
         raise ValueError(f"--seed must be >= -1 (-1: random), got {args.seed}")
     SamplingParams(

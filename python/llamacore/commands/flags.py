@@ -92,6 +92,11 @@ class Flag:
     def takes_value(self) -> bool:
         return self.type is not None
 
+    @property
+    def is_list(self) -> bool:
+        """Its values make a list: a repeatable option, or llama-bench's comma-separated values."""
+        return self.repeat or self.type in (int_list, str_list)
+
 
 def _f(names: str, dest: str, help: str, programs: Iterable[str], **kw) -> Flag:
     return Flag(tuple(names.split()), dest, help, frozenset(programs), **kw)
@@ -290,16 +295,16 @@ FLAGS: tuple[Flag, ...] = (
     _f("--multiple-choice", "multiple_choice", "multiple-choice score of the tasks in -f", {PERPLEXITY},
        type=None),
     # ---- llama-bench (values are comma-separated lists) ----
-    _f("-m --model", "model", "model file(s)", {BENCH}, type=str_list, repeat=True, metavar="FNAME"),
-    _f("-p --n-prompt", "n_prompt", "prompt lengths (default 512)", {BENCH}, type=int_list, repeat=True, default=[512],
+    _f("-m --model", "model", "model file(s)", {BENCH}, type=str_list, metavar="FNAME"),
+    _f("-p --n-prompt", "n_prompt", "prompt lengths (default 512)", {BENCH}, type=int_list, default=[512],
        metavar="N"),
-    _f("-n --n-gen", "n_gen", "tokens to generate (default 128)", {BENCH}, type=int_list, repeat=True, default=[128],
+    _f("-n --n-gen", "n_gen", "tokens to generate (default 128)", {BENCH}, type=int_list, default=[128],
        metavar="N"),
-    _f("-pg", "prompt_gen", "a prompt then generation test: PP,TG", {BENCH}, type=int_list, repeat=True,
+    _f("-pg", "prompt_gen", "a prompt then generation test: PP,TG", {BENCH}, type=int_list,
        metavar="PP,TG"),
     _f("-d --n-depth", "n_depth", "context already filled before each test (default 0)", {BENCH},
-       type=int_list, repeat=True, default=[0], metavar="N"),
-    _f("-b --batch-size", "batch_size", "batch sizes (default 2048)", {BENCH}, type=int_list, repeat=True, default=[2048],
+       type=int_list, default=[0], metavar="N"),
+    _f("-b --batch-size", "batch_size", "batch sizes (default 2048)", {BENCH}, type=int_list, default=[2048],
        metavar="N"),
     _f("-ub --ubatch-size", "ubatch_size", "physical batch sizes (default 512)", {BENCH}, type=int_list,
        default=[512], metavar="N"),
@@ -309,11 +314,11 @@ FLAGS: tuple[Flag, ...] = (
        default=["f16"], metavar="TYPE"),
     _f("-t --threads", "threads", "thread counts (default: the physical cores)", {BENCH}, type=int_list,
        metavar="N"),
-    _f("-ngl --n-gpu-layers", "gpu_layers", "GPU layers (default 99)", {BENCH}, type=int_list, repeat=True, default=[99],
+    _f("-ngl --n-gpu-layers", "gpu_layers", "GPU layers (default 99)", {BENCH}, type=int_list, default=[99],
        metavar="N"),
     _f("-fa --flash-attn", "flash_attn", "flash attention: 0 or 1 (default 0)", {BENCH}, type=int_list,
        default=[0], metavar="0|1"),
-    _f("-mmp --mmap", "mmap", "memory-map the model: 0 or 1 (default 1)", {BENCH}, type=int_list, repeat=True, default=[1],
+    _f("-mmp --mmap", "mmap", "memory-map the model: 0 or 1 (default 1)", {BENCH}, type=int_list, default=[1],
        metavar="0|1"),
     _f("-r --repetitions", "repetitions", "repetitions of each test (default 5)", {BENCH}, type=int, default=5,
        metavar="N"),
@@ -370,7 +375,7 @@ def _env_default(flag: Flag, environ) -> Any:
         value = flag.type(raw)
     except (ValueError, argparse.ArgumentTypeError) as e:
         raise argparse.ArgumentTypeError(f"{flag.env}={raw!r}: {e}") from None
-    return [value] if flag.repeat and not isinstance(value, list) else value
+    return [value] if flag.is_list and not isinstance(value, list) else value
 
 
 def add_flags(parser: argparse.ArgumentParser, program: str, *, environ=None, skip: Sequence[str] = ()) -> None:
@@ -385,7 +390,7 @@ def add_flags(parser: argparse.ArgumentParser, program: str, *, environ=None, sk
         except argparse.ArgumentTypeError as e:
             parser.error(str(e))
         default = flag.default if from_env is None else from_env
-        if flag.repeat and default is None:
+        if flag.is_list and default is None:
             default = []
         names = [*flag.names, *flag.negative]
         if not flag.takes_value:
@@ -395,7 +400,7 @@ def add_flags(parser: argparse.ArgumentParser, program: str, *, environ=None, sk
             continue
         kw: dict[str, Any] = dict(dest=flag.dest, default=default, help=flag.help, metavar=flag.metavar)
         kw["type"] = flag.type
-        if flag.repeat:
+        if flag.is_list:
             kw["action"] = _Repeat
         parser.add_argument(*names, **kw)
     parser.set_defaults(_program=program)
