@@ -124,6 +124,7 @@ def test_server_reads_llama_cpp_environment_variables():
     b = parse("server", "-c", "512", "--port", "1234", "--mmap", environ=env)  # the command line wins
     assert (b.ctx_size, b.port, b.mmap, b.host) == (512, 1234, True, "0.0.0.0")
     d = parse("server")
+    assert parse("server", "model.gguf").model == "model.gguf"  # `llamacore serve MODEL`, like the other commands
     assert (d.host, d.port, d.parallel, d.ctx_size, d.api_key, d.timeout) == ("127.0.0.1", 8080, -1, None, None, 600)
     assert parse("server", "-np", "2", "--api-key", "k", "-a", "mine", "-to", "30").parallel == 2
 
@@ -212,3 +213,32 @@ def test_unknown_option_exits_2():
     r = subprocess.run([sys.executable, "-m", "llamacore", "run", "-p", "hi", "--definitely-not-an-option"],
                        capture_output=True, text=True, timeout=60)  # fmt: skip
     assert r.returncode == 2 and "unrecognized arguments: --definitely-not-an-option" in r.stderr
+
+
+def test_underscore_spellings_and_older_options():
+    """llama.cpp reads '_' in a long option as '-' (`--repeat_penalty`, from the early tutorials)."""
+    a = parse_cli("--repeat_penalty", "1.1", "--ctx_size", "512", "--n_predict", "5", "--top_k", "10", "--keep", "48",
+                  "--batch_size", "1024", "--no_display_prompt", "-mli", "--no-warmup", "--simple-io")  # fmt: skip
+    assert (a.repeat_penalty, a.ctx_size, a.n_predict, a.top_k, a.keep) == (1.1, 512, 5, 10, 48)
+    assert (a.batch_size, a.display_prompt, a.multiline_input, a.warmup) == (1024, False, True, False)
+    assert parse_cli("-p", "--not_an_option").prompt == "--not_an_option"  # a value stays as it is
+
+
+def test_options_llamacore_cannot_honour_yet_are_errors():
+    for argv, name in ((["--lora", "a.gguf"], "--lora"), (["--dry-multiplier", "0.8"], "--dry-multiplier"),
+                       (["--mmproj", "p.gguf"], "--mmproj"), (["--rope-freq-base", "1e6"], "--rope-freq-base"),
+                       (["--samplers", "top_k;temperature"], "--samplers")):  # fmt: skip
+        with pytest.raises(NotImplementedError, match=name):
+            flags.check_supported(parse_cli(*argv), flags.CLI)
+    flags.check_supported(parse_cli("-ngl", "99", "--mlock"), flags.CLI)  # accepted: said, not refused
+
+
+def test_logit_bias_and_mirostat_options():
+    a = parse_cli("-l", "15043+1", "-l", "7-inf", "--logit-bias", "3-0.5", "--mirostat-lr", "0.2", "--mirostat-ent",
+                  "4", "--mirostat", "2")  # fmt: skip
+    assert common.logit_bias(a) == {15043: 1.0, 7: float("-inf"), 3: -0.5}
+    kw = common.sampling_kwargs(a)
+    assert (kw["mirostat_mode"], kw["mirostat_eta"], kw["mirostat_tau"]) == (2, 0.2, 4.0)
+    for bad in ("abc", "12", "12*3", "1+x"):
+        with pytest.raises(ValueError, match="logit-bias"):
+            common.logit_bias(parse_cli("-l", bad))

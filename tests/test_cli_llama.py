@@ -182,3 +182,26 @@ def test_hf_repo_errors(fake_hub, tmp_path):
     r = llamacore("cli", "-hf", "tester/SmolLM2-135M-Instruct-GGUF", "-p", "Hi", env={**env, "HF_HUB_OFFLINE": "1"})
     assert r.returncode == 1 and "HF_HUB_OFFLINE" in r.stderr and "network" in r.stderr
     no_traceback(r)
+
+
+def test_the_chat_with_bob_command_line(gemma3_path, tmp_path):
+    """The classic one: ./main -m model -c 512 -b 1024 -n 256 --keep 48 --repeat_penalty 1.0 --color -i
+    -r "User:" -f prompts/chat-with-bob.txt"""
+    bob = tmp_path / "chat-with-bob.txt"
+    bob.write_text("Transcript of a dialog, where the User interacts with an Assistant named Bob.\n\n"
+                   "User: Hello, Bob.\nBob: Hello. How may I help you today?\nUser:")  # fmt: skip
+    r = llamacore("cli", "-m", str(gemma3_path), "-c", "512", "-b", "1024", "-n", "32", "--keep", "48",
+                  "--repeat_penalty", "1.0", "--color", "-i", "-r", "User:", "-f", str(bob),
+                  stdin=" What is the largest city in Europe?\n")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("Transcript of a dialog") and r.stdout.rstrip().endswith("User:")
+    assert "--keep has no effect" in r.stderr
+
+
+def test_sampling_options_on_a_real_model(smollm2_path):
+    r = llamacore("cli", "-m", str(smollm2_path), "-no-cnv", "-p", "One two three", "-n", "6", "--ignore-eos",
+                  "-l", "28+2", "--temp", "0", "--no-display-prompt")  # fmt: skip
+    assert r.returncode == 0 and r.stdout.strip(), r.stderr
+    r = llamacore("cli", "-m", str(smollm2_path), "-p", "hi", "--lora", "adapter.gguf")
+    assert r.returncode == 1 and "--lora" in r.stderr and "LoRA" in r.stderr
+    no_traceback(r)

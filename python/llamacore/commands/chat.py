@@ -69,7 +69,7 @@ def repl(
     if tty:
         stdout.write(style.dim(f"llamacore chat with {name}. {HELP}") + "\n")
         stdout.flush()
-    kwargs = {**common.sampling_kwargs(args), **(extra or {}), "stop": list(stop or [])}
+    kwargs = {**common.sampling_kwargs(args, llm), **(extra or {}), "stop": list(stop or [])}
     single_turn = getattr(args, "single_turn", False)
 
     while True:

@@ -85,7 +85,7 @@ def run(
         if template and not raw and args.conversation is not False:
             messages = [{"role": "system", "content": system}] if system else []
             messages.append({"role": "user", "content": prompt})
-            kwargs = {**common.sampling_kwargs(args), **extra}
+            kwargs = {**common.sampling_kwargs(args, llm), **extra}
             stream = llm.create_chat_completion(messages, stream=True, stop=reverse + list(stop or []), **kwargs)
             return _print_stream((c["choices"][0]["delta"].get("content") or "" for c in stream), stdout)
         echo = args.display_prompt if echo_prompt is None else echo_prompt
@@ -127,7 +127,8 @@ def complete(
     """Continue text, streaming the new text to out, until the model ends it ("eog"), -n tokens or the context
     ("length"), a reverse prompt, which is kept ("reverse"), or Ctrl-C ("interrupted").
     Returns (the new text, why it stopped). cut: stop strings that are cut instead of kept."""
-    stream = llm.create_completion(text, stream=True, stop=list(cut or []), **common.sampling_kwargs(args), **extra)
+    kwargs = common.sampling_kwargs(args, llm)
+    stream = llm.create_completion(text, stream=True, stop=list(cut or []), **kwargs, **extra)
     new, shown, reason = "", 0, "length"
     longest = max((len(r) for r in reverse), default=0)
     try:

@@ -27,14 +27,7 @@ LLAMA_CPP_TEMPLATES = {
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "model",
-        nargs="?",
-        default=None,
-        metavar="MODEL",
-        help=f"GGUF path, hf:ORG/REPO[:QUANT], hf:ORG/REPO/FILE.gguf or catalog name (default: {DEFAULT_MODEL})",
-    )
-    flags.add_flags(p, flags.CLI)
+    flags.add_arguments(p, flags.CLI, model_default=DEFAULT_MODEL)
 
 
 # ---- text options ----
@@ -119,6 +112,8 @@ def check_options(args: argparse.Namespace) -> None:
         raise ValueError(f"-n/--n-predict must be >= -2 (-1: no limit, -2: fill the context), got {args.n_predict}")
     if args.seed < -1:
         raise ValueError(f"--seed must be >= -1 (-1: random), got {args.seed}")
+    flags.check_supported(args, flags.CLI)
+    logit_bias(args)
     SamplingParams(
         temp=max(args.temp, 0.0),  # llama.cpp takes a negative temperature as 0 (greedy)
         top_k=args.top_k,
@@ -191,9 +186,30 @@ def has_chat_template(llm, args: argparse.Namespace) -> bool:
     )
 
 
-def sampling_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    """create_completion / create_chat_completion arguments from the options."""
+def logit_bias(args: argparse.Namespace, llm=None) -> dict[int, float]:
+    """-l TOKEN_ID(+/-)BIAS (repeatable) and --ignore-eos (needs llm for the end token) as Llama's logit_bias."""
+    bias: dict[int, float] = {}
+    for text in args.logit_bias:
+        m = re.fullmatch(r"\s*(\d+)\s*([+-])\s*(\S+)\s*", text)
+        try:
+            value = float(m[3]) if m else None
+        except ValueError:
+            value = None
+        if value is None:
+            raise ValueError(f"-l/--logit-bias {text!r}: expected TOKEN_ID+BIAS or TOKEN_ID-BIAS, e.g. 15043+1")
+        bias[int(m[1])] = -value if m[2] == "-" else value
+    if args.ignore_eos and llm is not None:
+        bias[llm.token_eos()] = float("-inf")
+    return bias
+
+
+def sampling_kwargs(args: argparse.Namespace, llm=None) -> dict[str, Any]:
+    """create_completion / create_chat_completion arguments from the options (with llm: the logit bias too)."""
+    bias = logit_bias(args, llm) if llm is not None else {}
     return dict(
+        logit_bias=bias or None,
+        mirostat_tau=args.mirostat_tau,
+        mirostat_eta=args.mirostat_eta,
         max_tokens=-1 if args.n_predict == -2 else args.n_predict,
         temperature=max(args.temp, 0.0),
         top_k=args.top_k,

@@ -87,6 +87,7 @@ class Flag:
     bare: str | None = None  # value when given without one (-fa, --color)
     repeat: bool = False  # may be given several times: a list
     no_effect: str | None = None  # said once on stderr when set to something else than the default
+    unsupported: str | None = None  # an error (exit 1) when set: llamacore cannot do what it asks yet
 
     @property
     def takes_value(self) -> bool:
@@ -190,6 +191,58 @@ FLAGS: tuple[Flag, ...] = (
        metavar="FNAME", env="LLAMA_ARG_CHAT_TEMPLATE_FILE"),
     _f("--chat-template-kwargs", "chat_template_kwargs", "JSON object of extra template variables", _GEN,
        metavar="JSON", env="LLAMA_ARG_CHAT_TEMPLATE_KWARGS"),
+    _f("--mirostat-lr", "mirostat_eta", "Mirostat learning rate, eta (default 0.1)", _GEN, type=float,
+       default=0.1, metavar="N"),
+    _f("--mirostat-ent", "mirostat_tau", "Mirostat target entropy, tau (default 5.0)", _GEN, type=float,
+       default=5.0, metavar="N"),
+    _f("-l --logit-bias", "logit_bias", "change a token's likelihood: TOKEN_ID+BIAS or TOKEN_ID-BIAS (repeatable)",
+       _GEN, repeat=True, metavar="TOKEN_ID(+/-)BIAS"),
+    _f("--ignore-eos", "ignore_eos", "never end the text (the end-of-generation token is never picked)", _GEN,
+       type=None),
+    _f("--samplers --sampling-seq --sampler-seq", "samplers", "sampler order", _GEN, metavar="SAMPLERS",
+       unsupported="llamacore's sampler order is llama.cpp's default one"),
+    _f("--dry-multiplier", "dry_multiplier", "DRY sampling multiplier", _GEN, type=float, default=0.0,
+       metavar="N", unsupported="DRY sampling is not in llamacore yet"),
+    _f("--xtc-probability", "xtc_probability", "XTC probability", _GEN, type=float, default=0.0, metavar="N",
+       unsupported="XTC sampling is not in llamacore yet"),
+    _f("--top-nsigma --top-n-sigma", "top_n_sigma", "top-n-sigma sampling", _GEN, type=float, default=-1.0,
+       metavar="N", unsupported="top-n-sigma sampling is not in llamacore yet"),
+    _f("--keep", "keep", "prompt tokens kept when the context shifts", {CLI}, type=int, default=0, metavar="N",
+       no_effect="llamacore stops at a full context instead of shifting it"),
+    _f("--context-shift", "context_shift", "shift the context when it is full (default: off)", {CLI, SERVER},
+       type=None, default=False, negative=("--no-context-shift",), env="LLAMA_ARG_CONTEXT_SHIFT",
+       no_effect="llamacore stops at a full context instead of shifting it"),
+    _f("-mli --multiline-input", "multiline_input", "lines ending in \\ continue the input", {CLI}, type=None,
+       no_effect="each line is one input"),
+    _f("-sp --special", "special", "print special tokens", _GEN, type=None,
+       no_effect="llamacore prints the text without control tokens"),
+    _f("--verbose-prompt", "verbose_prompt", "print the prompt's tokens", {CLI}, type=None,
+       no_effect="use `llamacore tokenize` to see a prompt's tokens"),
+    _f("--prompt-cache", "prompt_cache", "file that caches the prompt's state", {CLI}, metavar="FNAME",
+       no_effect="llamacore keeps no prompt cache on disk yet"),
+    _f("--simple-io", "simple_io", "plain terminal input and output", {CLI}, type=None),
+    _f("--warmup", "warmup", "an empty warm-up run first (default: on)", _COMMON, type=None, default=True,
+       negative=("--no-warmup",)),
+    _f("--perf", "perf", "performance timings (default: off)", _COMMON, type=None, default=False,
+       negative=("--no-perf",), env="LLAMA_ARG_PERF"),
+    _f("--swa-full", "swa_full", "full-size sliding-window cache", _COMMON, type=None, env="LLAMA_ARG_SWA_FULL",
+       no_effect="llamacore sizes the sliding-window cache itself"),
+    _f("--lora", "lora", "LoRA adapter file", _COMMON, repeat=True, metavar="FNAME",
+       unsupported="LoRA adapters are not in llamacore yet"),
+    _f("--control-vector", "control_vector", "control vector file", _COMMON, repeat=True, metavar="FNAME",
+       unsupported="control vectors are not in llamacore yet"),
+    _f("-mm --mmproj", "mmproj", "multimodal projector file", {CLI, SERVER}, metavar="FILE",
+       env="LLAMA_ARG_MMPROJ", unsupported="multimodal models are not in llamacore yet"),
+    _f("--image --audio", "image", "image or audio file", {CLI}, repeat=True, metavar="FILE",
+       unsupported="multimodal models are not in llamacore yet"),
+    _f("--rope-scaling", "rope_scaling", "RoPE scaling: none, linear or yarn", _COMMON, metavar="TYPE",
+       env="LLAMA_ARG_ROPE_SCALING_TYPE", unsupported="RoPE scaling options are not in llamacore yet"),
+    _f("--rope-freq-base", "rope_freq_base", "RoPE base frequency", _COMMON, type=float, metavar="N",
+       env="LLAMA_ARG_ROPE_FREQ_BASE", unsupported="RoPE scaling options are not in llamacore yet"),
+    _f("--rope-freq-scale", "rope_freq_scale", "RoPE frequency scale", _COMMON, type=float, metavar="N",
+       env="LLAMA_ARG_ROPE_FREQ_SCALE", unsupported="RoPE scaling options are not in llamacore yet"),
+    _f("--override-kv", "override_kv", "override model metadata: KEY=TYPE:VALUE", _COMMON, repeat=True,
+       metavar="KEY=TYPE:VALUE", unsupported="metadata overrides are not in llamacore yet"),
     # ---- memory and devices ----
     _f("-ngl --gpu-layers --n-gpu-layers", "gpu_layers", "layers to put on the GPU: a number, 'auto' or 'all'",
        _COMMON, type=gpu_layers, metavar="N", env="LLAMA_ARG_N_GPU_LAYERS", no_effect=_NO_GPU),
@@ -201,6 +254,14 @@ FLAGS: tuple[Flag, ...] = (
        env="LLAMA_ARG_MAIN_GPU", no_effect=_NO_GPU),
     _f("-nkvo --no-kv-offload", "no_kv_offload", "keep the KV cache off the GPU", _COMMON, type=None,
        env="LLAMA_ARG_NO_KV_OFFLOAD", no_effect=_NO_GPU),
+    _f("-dev --device", "device", "devices to offload to", _COMMON, metavar="DEV,...", env="LLAMA_ARG_DEVICE",
+       no_effect=_NO_GPU),
+    _f("-ot --override-tensor", "override_tensor", "tensor buffer types", _COMMON, repeat=True,
+       metavar="PATTERN=TYPE", env="LLAMA_ARG_OVERRIDE_TENSOR", no_effect=_NO_GPU),
+    _f("-cmoe --cpu-moe", "cpu_moe", "keep the experts' weights on the CPU", _COMMON, type=None,
+       env="LLAMA_ARG_CPU_MOE", no_effect=_NO_GPU),
+    _f("-ncmoe --n-cpu-moe", "n_cpu_moe", "keep the experts of the first N layers on the CPU", _COMMON, type=int,
+       metavar="N", env="LLAMA_ARG_N_CPU_MOE", no_effect=_NO_GPU),
     _f("--mlock", "mlock", "keep the model in RAM (no swapping)", _COMMON, type=None, env="LLAMA_ARG_MLOCK",
        no_effect="llamacore does not lock the model's pages yet"),
     _f("--mmap", "mmap", "memory-map the model (default: on)", _COMMON, type=None, default=True,
@@ -389,13 +450,10 @@ def add_flags(parser: argparse.ArgumentParser, program: str, *, environ=None, sk
             from_env = _env_default(flag, environ)
         except argparse.ArgumentTypeError as e:
             parser.error(str(e))
-        default = flag.default if from_env is None else from_env
-        if flag.is_list and default is None:
-            default = []
+        # a switch with a negative spelling keeps None as "not said" (-cnv / -no-cnv / neither)
+        default = _plain_default(flag) if from_env is None else from_env
         names = [*flag.names, *flag.negative]
         if not flag.takes_value:
-            # a switch with a negative spelling keeps None as "not said" (-cnv / -no-cnv / neither)
-            default = default if flag.negative else bool(default)
             parser.add_argument(*names, dest=flag.dest, action=_switch_action(flag), default=default, help=flag.help)
             continue
         kw: dict[str, Any] = dict(dest=flag.dest, default=default, help=flag.help, metavar=flag.metavar)
@@ -417,9 +475,22 @@ class _Repeat(argparse.Action):
         setattr(namespace, self.dest, current)
 
 
+MODEL_HELP = "GGUF path, hf:ORG/REPO[:QUANT], hf:ORG/REPO/FILE.gguf or catalog name"
+
+
+def add_arguments(parser: argparse.ArgumentParser, program: str, *, environ=None, model_default: str | None = None):
+    """A llamacore command's arguments for a llama.cpp program: MODEL (optional, also -m; llama-bench takes -m only)
+    and the program's options. The commands' add_arguments call this (`llamacore serve`: program SERVER)."""
+    if program != BENCH:
+        default = f" (default: {model_default})" if model_default else ""
+        parser.add_argument("model", nargs="?", default=None, metavar="MODEL", help=MODEL_HELP + default)
+    add_flags(parser, program, environ=environ)
+
+
 def make_parser(prog: str, program: str, description: str = "", *, environ=None) -> argparse.ArgumentParser:
+    """A parser for a llama.cpp program's command line (parse it with `parse`, which reads it as llama.cpp does)."""
     p = argparse.ArgumentParser(prog=prog, description=description, allow_abbrev=False)
-    add_flags(p, program, environ=environ)
+    add_arguments(p, program, environ=environ)
     return p
 
 
@@ -436,7 +507,8 @@ def normalize_argv(argv: Sequence[str], parser: argparse.ArgumentParser) -> list
     """argv as llama.cpp reads it, written so that argparse reads it the same way:
     - an option that takes a value takes the next argument whatever it looks like: `-p -5` becomes `-p=-5`;
     - an option with a bare value (`-fa`, `--color`) takes the next argument only if it is one of its values,
-      else gets its bare value: `-fa -p hi` becomes `-fa=on -p=hi`.
+      else gets its bare value: `-fa -p hi` becomes `-fa=on -p=hi`;
+    - `--repeat_penalty` is `--repeat-penalty` (llama.cpp reads '_' in a long option as '-').
     """
     table = _option_table(parser)
     bare = {name: f.bare for f in FLAGS if f.bare for name in f.names}
@@ -447,6 +519,9 @@ def normalize_argv(argv: Sequence[str], parser: argparse.ArgumentParser) -> list
         if a == "--":
             out.extend(argv[i:])
             break
+        if a.startswith("--"):  # llama.cpp reads --repeat_penalty as --repeat-penalty
+            name, eq, value = a.partition("=")
+            a = name.replace("_", "-") + eq + value
         action = table.get(a)
         if action is None or action.nargs == 0 or isinstance(action, argparse._HelpAction):
             out.append(a)
@@ -470,6 +545,13 @@ def normalize_argv(argv: Sequence[str], parser: argparse.ArgumentParser) -> list
     return out
 
 
+def _plain_default(flag: Flag) -> Any:
+    """The value an option has when neither the command line nor the environment sets it."""
+    if not flag.takes_value:
+        return flag.default if flag.negative else bool(flag.default)
+    return [] if flag.is_list and flag.default is None else flag.default
+
+
 def report_no_effect(args: argparse.Namespace, program: str, stream=None) -> list[str]:
     """Say once on stderr, for each option set that does nothing on this build, why; returns the lines said."""
     stream = sys.stderr if stream is None else stream
@@ -477,16 +559,26 @@ def report_no_effect(args: argparse.Namespace, program: str, stream=None) -> lis
     for flag in flags_for(program):
         if flag.no_effect is None or flag.dest in _Said.said:
             continue
-        default = flag.default if flag.takes_value or flag.negative else bool(flag.default)
-        value = getattr(args, flag.dest, default)
-        if value == default:
+        default = _plain_default(flag)
+        if getattr(args, flag.dest, default) == default:
             continue
+        value = getattr(args, flag.dest)
         _Said.said.add(flag.dest)
         names = flag.negative if value is False and flag.negative else flag.names
         lines.append(f"llamacore: {'/'.join(names)} has no effect: {flag.no_effect}")
     for line in lines:
         print(line, file=stream)
     return lines
+
+
+def check_supported(args: argparse.Namespace, program: str) -> None:
+    """NotImplementedError naming the first option set that asks for what llamacore cannot do yet."""
+    for flag in flags_for(program):
+        if flag.unsupported is None:
+            continue
+        default = _plain_default(flag)
+        if getattr(args, flag.dest, default) != default:
+            raise NotImplementedError(f"{'/'.join(flag.names)}: {flag.unsupported}")
 
 
 def env_names(program: str) -> dict[str, str]:
