@@ -173,3 +173,37 @@ def pexpect_eof():
     import pexpect
 
     return pexpect.EOF
+
+
+INTERACTIVE_CHILD = textwrap.dedent(
+    """
+    import sys, argparse
+    sys.path[:0] = [{tests!r}]
+    from test_llama import make_llama
+    from llamacore.commands import cli, flags
+
+    llm, engine = make_llama(b"Bob: Hi. User:", n_ctx=256, add_bos=False)
+    parser = argparse.ArgumentParser()
+    cli.add_arguments(parser)
+    args = flags.parse(parser, ["-i", "-r", "User:", "-n", "40", "--temp", "0"])
+    code = cli.interactive(llm, args, "Hello. ", ["User:"], {{}}, sys.stdin, sys.stdout)
+    print("EXIT", code)
+    sys.exit(code)
+    """
+)
+
+
+def test_interactive_mode_in_a_terminal():
+    """llama-cli -i in a terminal: the text stops at the reverse prompt, a typed line continues it, Ctrl-D ends."""
+    pexpect = pytest.importorskip("pexpect")
+    code = INTERACTIVE_CHILD.format(tests=str(TESTS))
+    child = pexpect.spawn(sys.executable, ["-c", code], encoding="utf-8", timeout=20, dimensions=(24, 200))
+    child.expect("Hello. ")
+    child.expect("User:")
+    child.sendline(" hey")
+    child.expect("User:")  # generation went on after the line and stopped at the next reverse prompt
+    child.sendeof()
+    child.expect("EXIT 0")
+    child.expect(pexpect_eof())
+    child.close()
+    assert child.exitstatus == 0

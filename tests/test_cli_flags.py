@@ -32,7 +32,8 @@ def test_each_spelling_once_per_program(program):
         for name in (*f.names, *f.negative):
             assert name not in seen, f"{name} is both {seen[name]} and {f.dest} in {program}"
             seen[name] = f.dest
-    flags.make_parser(program, program, environ={})  # argparse refuses a spelling registered twice
+    parser = flags.make_parser(program, program, environ={})  # argparse refuses a spelling registered twice
+    assert all(name in parser.format_help() for name in seen)  # and --help shows every spelling
 
 
 def test_single_dash_long_options_are_whole_options():

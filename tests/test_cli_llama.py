@@ -205,3 +205,18 @@ def test_sampling_options_on_a_real_model(smollm2_path):
     r = llamacore("cli", "-m", str(smollm2_path), "-p", "hi", "--lora", "adapter.gguf")
     assert r.returncode == 1 and "--lora" in r.stderr and "LoRA" in r.stderr
     no_traceback(r)
+
+
+def test_cli_in_a_terminal_starts_a_conversation(smollm2_path):
+    """`llamacore cli MODEL` with a chat model and no prompt: a conversation; Ctrl-D ends it with 0."""
+    pexpect = pytest.importorskip("pexpect")
+    child = pexpect.spawn(sys.executable, ["-m", "llamacore", "cli", "-m", str(smollm2_path), "-n", "16", "--temp",
+                                           "0"], encoding="utf-8", timeout=120)  # fmt: skip
+    child.expect("> ")
+    child.sendline("What is the capital of France?")
+    child.expect("> ")
+    assert len(child.before.strip()) > len("What is the capital of France?")
+    child.sendeof()
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
