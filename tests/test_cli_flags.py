@@ -243,3 +243,14 @@ def test_logit_bias_and_mirostat_options():
     for bad in ("abc", "12", "12*3", "1+x"):
         with pytest.raises(ValueError, match="logit-bias"):
             common.logit_bias(parse_cli("-l", bad))
+
+
+def test_a_model_on_the_command_line_wins_over_the_environment(monkeypatch):
+    monkeypatch.setenv("LLAMA_ARG_MODEL", "env.gguf")
+    assert common.model_spec(parse_cli("cmd.gguf")) == "cmd.gguf"
+    assert common.model_spec(parse_cli()) == "env.gguf"
+    assert common.model_spec(parse_cli("-hf", "org/repo")) == "hf:org/repo"
+    monkeypatch.setenv("LLAMA_ARG_HF_REPO", "org/env")
+    monkeypatch.delenv("LLAMA_ARG_MODEL")
+    assert common.model_spec(parse_cli("-m", "cmd.gguf")) == "cmd.gguf"
+    assert common.model_spec(parse_cli()) == "hf:org/env"

@@ -73,8 +73,10 @@ def test_kv_cache_types_and_chat_templates(smollm2_path, gemma3_path, tmp_path):
     assert r.returncode == 1 and "q4_0" in r.stderr
     no_traceback(r)
     # a base model answers through a named template (llama.cpp's names), or one from a file
-    r = llamacore("cli", "-m", str(gemma3_path), "--chat-template", "gemma", "-p", "Hello", "-n", "8", "--jinja")
-    assert r.returncode == 0 and not r.stdout.startswith("Hello"), r.stderr
+    args = ("cli", "-m", str(gemma3_path), "-p", "Hello", "-n", "8", "--temp", "0", "--no-display-prompt")
+    r, plain = llamacore(*args, "--chat-template", "gemma", "--jinja"), llamacore(*args)
+    assert r.returncode == 0 and plain.returncode == 0 and r.stdout.strip(), r.stderr
+    assert r.stdout != plain.stdout  # the prompt went through the template
     template = tmp_path / "t.jinja"
     template.write_text("{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}assistant:")
     r = llamacore("cli", "-m", str(gemma3_path), "--chat-template-file", str(template), "-p", "Hi", "-n", "6")
@@ -98,6 +100,8 @@ def test_prompt_file_and_standard_input(smollm2_path, gemma3_path, tmp_path):
     assert r.returncode == 0 and r.stdout.startswith("The sky is") and len(r.stdout) > len("The sky is") + 2
     r = llamacore("run", "-m", str(smollm2_path), "-n", "8", "--temp", "0", stdin="Name a colour.")
     assert r.returncode == 0 and r.stdout.strip()
+    r = llamacore("cli", "-m", str(gemma3_path), "-p", "Nothing more", "-n", "0")  # -n 0: nothing generated
+    assert r.returncode == 0 and r.stdout == "Nothing more\n"
 
 
 def test_errors_are_one_line(smollm2_path, tmp_path):

@@ -85,6 +85,8 @@ def run(
         if template and not raw and args.conversation is not False:
             messages = [{"role": "system", "content": system}] if system else []
             messages.append({"role": "user", "content": prompt})
+            if args.n_predict == 0:
+                return _print_stream((), stdout)
             kwargs = {**common.sampling_kwargs(args, llm), **extra}
             stream = llm.create_chat_completion(messages, stream=True, stop=reverse + list(stop or []), **kwargs)
             return _print_stream((c["choices"][0]["delta"].get("content") or "" for c in stream), stdout)
@@ -127,6 +129,8 @@ def complete(
     """Continue text, streaming the new text to out, until the model ends it ("eog"), -n tokens or the context
     ("length"), a reverse prompt, which is kept ("reverse"), or Ctrl-C ("interrupted").
     Returns (the new text, why it stopped). cut: stop strings that are cut instead of kept."""
+    if args.n_predict == 0:  # llama.cpp: nothing to generate (Llama's max_tokens=0 would mean no limit)
+        return "", "length"
     kwargs = common.sampling_kwargs(args, llm)
     stream = llm.create_completion(text, stream=True, stop=list(cut or []), **kwargs, **extra)
     new, shown, reason = "", 0, "length"

@@ -83,6 +83,13 @@ def reverse_prompts(args: argparse.Namespace) -> list[str]:
 # ---- the model ----
 def model_spec(args: argparse.Namespace) -> str:
     """The model the options name (MODEL, -m or -hf/-hff), as hub.resolve reads it."""
+    # a model named on the command line wins over LLAMA_ARG_MODEL / LLAMA_ARG_HF_REPO, as in llama.cpp
+    m_env = args.model_option is not None and args.model_option == os.environ.get("LLAMA_ARG_MODEL")
+    hf_env = args.hf_repo is not None and args.hf_repo == os.environ.get("LLAMA_ARG_HF_REPO")
+    if m_env and (args.model or (args.hf_repo and not hf_env)):
+        args.model_option = None
+    if hf_env and (args.model or (args.model_option and not m_env)):
+        args.hf_repo = args.hf_file = None
     named = [m for m in (args.model, args.model_option) if m]
     if len(set(named)) > 1:
         raise ValueError(f"two models named: {named[0]!r} and -m {named[1]!r}; give one")
