@@ -102,7 +102,9 @@ def test_bench_options_mean_what_llama_bench_means():
     d = parse("bench")
     assert (d.n_prompt, d.n_gen, d.repetitions, d.output, d.batch_size) == ([512], [128], 5, "md", [2048])
     assert parse("bench", "-p", "64", "-p", "128").n_prompt == [64, 128]  # repeated: both, the default replaced
-    assert parse("bench", "-pg", "512,128").prompt_gen == [512, 128]
+    assert parse("bench", "-pg", "512,128", "-pg", "64,16").prompt_gen == [(512, 128), (64, 16)]
+    with pytest.raises(SystemExit):
+        parse("bench", "-pg", "512")
 
 
 def test_perplexity_options():
@@ -150,7 +152,7 @@ def test_environment_names_are_llama_cpps():
 
 
 def test_options_that_do_nothing_here_are_said_once(monkeypatch):
-    monkeypatch.setattr(flags._Said, "said", set())
+    monkeypatch.setattr(flags, "_said", set())
     err = io.StringIO()
     a = parse_cli("-ngl", "32", "--mlock", "--no-mmap", "-fa", "-c", "256")
     lines = flags.report_no_effect(a, flags.CLI, err)
@@ -254,3 +256,12 @@ def test_a_model_on_the_command_line_wins_over_the_environment(monkeypatch):
     monkeypatch.delenv("LLAMA_ARG_MODEL")
     assert common.model_spec(parse_cli("-m", "cmd.gguf")) == "cmd.gguf"
     assert common.model_spec(parse_cli()) == "hf:org/env"
+
+
+def test_chat_template_kwargs():
+    a = parse_cli("--chat-template-kwargs", '{"enable_thinking": false}')
+    assert common.template_kwargs(a) == {"chat_template_kwargs": {"enable_thinking": False}}
+    assert common.template_kwargs(parse_cli()) == {}
+    for bad in ("{oops", "[1]"):
+        with pytest.raises(ValueError, match="chat-template-kwargs"):
+            common.template_kwargs(parse_cli("--chat-template-kwargs", bad))

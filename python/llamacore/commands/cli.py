@@ -68,7 +68,7 @@ def run(
         template = common.has_chat_template(llm, args)
         mode = choose_mode(args, default_mode, template and not raw, prompt)
         if mode == CONVERSATION:
-            extra = common.constraint_kwargs(args, chat=True)
+            extra = {**common.constraint_kwargs(args, chat=True), **common.template_kwargs(args)}
             if stop:
                 reverse = reverse + stop
             return chat.repl(llm, args, stdin, stdout, first=prompt, system=system, stop=reverse, extra=extra)
@@ -87,7 +87,7 @@ def run(
             messages.append({"role": "user", "content": prompt})
             if args.n_predict == 0:
                 return _print_stream((), stdout)
-            kwargs = {**common.sampling_kwargs(args, llm), **extra}
+            kwargs = {**common.sampling_kwargs(args, llm), **extra, **common.template_kwargs(args)}
             stream = llm.create_chat_completion(messages, stream=True, stop=reverse + list(stop or []), **kwargs)
             return _print_stream((c["choices"][0]["delta"].get("content") or "" for c in stream), stdout)
         echo = args.display_prompt if echo_prompt is None else echo_prompt

@@ -151,6 +151,7 @@ def load_model(args: argparse.Namespace):
     from ..llama import Llama
 
     check_options(args)
+    template_kwargs(args)
     flags.report_no_effect(args, flags.CLI)
     fmt, template = chat_format(args)
     llm = Llama(
@@ -256,6 +257,19 @@ def constraint_kwargs(args: argparse.Namespace, chat: bool) -> dict[str, Any]:
     if chat:
         return {"response_format": {"type": "json_object", "schema": schema}}
     return {"grammar": _grammar("from_json_schema", json.dumps(schema))}
+
+
+def template_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """--chat-template-kwargs '{"enable_thinking": false}' as create_chat_completion's chat_template_kwargs."""
+    if args.chat_template_kwargs is None:
+        return {}
+    try:
+        value = json.loads(args.chat_template_kwargs)
+    except ValueError as e:
+        raise ValueError(f"--chat-template-kwargs: not valid JSON: {e}") from None
+    if not isinstance(value, dict):
+        raise ValueError("--chat-template-kwargs must be a JSON object, e.g. '{\"enable_thinking\": false}'")
+    return {"chat_template_kwargs": value}
 
 
 def _grammar(how: str, text: str):

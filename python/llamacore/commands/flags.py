@@ -61,6 +61,14 @@ def int_list(value: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {value!r}") from None
 
 
+def int_pair(value: str) -> tuple[int, int]:
+    """llama-bench's -pg PP,TG."""
+    values = int_list(value)
+    if len(values) != 2:
+        raise argparse.ArgumentTypeError(f"expected two comma-separated integers PP,TG, got {value!r}")
+    return values[0], values[1]
+
+
 def str_list(value: str) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()]
 
@@ -361,8 +369,8 @@ FLAGS: tuple[Flag, ...] = (
        metavar="N"),
     _f("-n --n-gen", "n_gen", "tokens to generate (default 128)", {BENCH}, type=int_list, default=[128],
        metavar="N"),
-    _f("-pg", "prompt_gen", "a prompt then generation test: PP,TG", {BENCH}, type=int_list,
-       metavar="PP,TG"),
+    _f("-pg", "prompt_gen", "a prompt then generation test: PP,TG (repeatable)", {BENCH}, type=int_pair,
+       repeat=True, metavar="PP,TG"),
     _f("-d --n-depth", "n_depth", "context already filled before each test (default 0)", {BENCH},
        type=int_list, default=[0], metavar="N"),
     _f("-b --batch-size", "batch_size", "batch sizes (default 2048)", {BENCH}, type=int_list, default=[2048],
@@ -400,10 +408,7 @@ def flags_for(program: str) -> list[Flag]:
     return [f for f in FLAGS if program in f.programs]
 
 
-class _Said:
-    """Options that do nothing here are said once per process, not once per use."""
-
-    said: set[str] = set()
+_said: set[str] = set()  # options already said to do nothing here: once per process, not once per use
 
 
 def _switch_action(flag: Flag):
@@ -557,13 +562,13 @@ def report_no_effect(args: argparse.Namespace, program: str, stream=None) -> lis
     stream = sys.stderr if stream is None else stream
     lines = []
     for flag in flags_for(program):
-        if flag.no_effect is None or flag.dest in _Said.said:
+        if flag.no_effect is None or flag.dest in _said:
             continue
         default = _plain_default(flag)
         if getattr(args, flag.dest, default) == default:
             continue
         value = getattr(args, flag.dest)
-        _Said.said.add(flag.dest)
+        _said.add(flag.dest)
         names = flag.negative if value is False and flag.negative else flag.names
         lines.append(f"llamacore: {'/'.join(names)} has no effect: {flag.no_effect}")
     for line in lines:
