@@ -169,6 +169,8 @@ def test_hf_repo_downloads_the_default_quant_and_runs(fake_hub, tmp_path):
     for extra in ({"HF_HUB_OFFLINE": "1"}, {}):
         r = llamacore("run", "-hf", "tester/SmolLM2-135M-Instruct-GGUF", "-p", "Hi", "-n", "4", env={**env, **extra})
         assert r.returncode == 0 and r.stdout.strip(), r.stderr
+    r = llamacore("run", "-hf", "tester/SmolLM2-135M-Instruct-GGUF", "--offline", "-p", "Hi", "-n", "4", env=env)
+    assert r.returncode == 0 and r.stdout.strip(), r.stderr
 
 
 def test_hf_repo_errors(fake_hub, tmp_path):

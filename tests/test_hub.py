@@ -363,3 +363,43 @@ class FakeHub:
         env.update(HF_ENDPOINT=self.url, HF_HOME=str(home), HF_HUB_DISABLE_TELEMETRY="1",
                    HF_HUB_DISABLE_XET="1", NO_PROXY="127.0.0.1", no_proxy="127.0.0.1")  # fmt: skip
         return env
+
+
+def test_pick_gguf_chooses_as_llama_cpp_does():
+    files = ["README.md", "m-Q2_K.gguf", "m-Q8_0.gguf", "m-Q4_K_M.gguf", "mmproj-m-Q4_K_M.gguf", "m.imatrix.gguf",
+             "big/m-Q6_K-00002-of-00003.gguf", "big/m-Q6_K-00001-of-00003.gguf", "big/m-Q6_K-00003-of-00003.gguf",
+             "m-IQ4_XS.gguf", "m-f16.gguf"]  # fmt: skip
+    assert hub.pick_gguf(files, None) == "m-Q4_K_M.gguf"  # the default: Q4_K_M, not the mmproj
+    assert hub.pick_gguf(files, "q8_0") == "m-Q8_0.gguf"  # any case
+    assert hub.pick_gguf(files, "Q6_K") == "big/m-Q6_K-00001-of-00003.gguf"  # a split model: its first part
+    assert hub.pick_gguf(files, "F16") == "m-f16.gguf"
+    assert hub.pick_gguf(files, "Q5_K_M") is None
+    assert hub.pick_gguf(["a-Q8_0.gguf", "a-Q2_K.gguf"], None) == "a-Q8_0.gguf"  # then Q8_0
+    assert hub.pick_gguf(["b-Q2_K.gguf", "a-Q3_K_S.gguf"], None) == "a-Q3_K_S.gguf"  # then the first GGUF
+    assert hub.pick_gguf(["README.md", "mmproj-f16.gguf"], None) is None
+    parts = [f"big/m-Q6_K-0000{i}-of-00003.gguf" for i in (1, 2, 3)]
+    assert hub._split_parts(parts[0]) == parts
+
+
+def test_hf_repo_over_a_loopback_hub(tmp_path, monkeypatch):
+    """resolve_hf_repo in this process against the stand-in Hub: the listing, the pick, a split model's parts."""
+    pytest.importorskip("huggingface_hub")
+    fake = FakeHub({"org/m-GGUF": {"m-Q8_0.gguf": b"GGUF-q8", "m-Q4_K_M-00001-of-00002.gguf": b"GGUF-a",
+                                   "m-Q4_K_M-00002-of-00002.gguf": b"GGUF-b", "mmproj-m-f16.gguf": b"x"}})  # fmt: skip
+    code = (
+        "from llamacore import hub; p = hub.resolve_hf_repo('org/m-GGUF'); "
+        "print(p.name, p.read_bytes().decode(), sorted(q.name for q in p.parent.iterdir()));"
+        "print(hub.resolve('hf:org/m-GGUF:Q8_0').read_bytes().decode())"
+    )
+    import subprocess
+
+    try:
+        env = {**fake.env(tmp_path / "hf"), "PYTHONPATH": str(Path(hub.__file__).parents[1])}
+        r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    finally:
+        fake.close()
+    assert r.returncode == 0, r.stderr
+    first, second = r.stdout.splitlines()
+    assert first.startswith("m-Q4_K_M-00001-of-00002.gguf GGUF-a")
+    assert "m-Q4_K_M-00002-of-00002.gguf" in first  # the other part beside it
+    assert second == "GGUF-q8"

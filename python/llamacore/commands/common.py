@@ -106,9 +106,10 @@ def resolve_model(args: argparse.Namespace):
     from .. import hub
 
     spec = model_spec(args)
+    download = not args.offline  # --offline: only what is in the caches already
     if spec.startswith("hf:") and args.hf_repo:
-        return hub.resolve_hf_repo(args.hf_repo, filename=args.hf_file, token=args.hf_token)
-    return hub.resolve(spec)
+        return hub.resolve_hf_repo(args.hf_repo, filename=args.hf_file, token=args.hf_token, download=download)
+    return hub.resolve(spec, download=download)
 
 
 def check_options(args: argparse.Namespace) -> None:
@@ -164,7 +165,7 @@ def load_model(args: argparse.Namespace):
         chat_format=fmt,
         type_k=args.cache_type_k,
         type_v=args.cache_type_v,
-        verbose=args.verbose and not args.log_disable,
+        verbose=(args.verbose or args.verbosity > 3) and not args.log_disable,
     )
     if template is not None:
         _use_template(llm, template)
@@ -276,7 +277,7 @@ def _grammar(how: str, text: str):
     """LlamaGrammar.<how>(text) (llama-cpp-python's class), where llamacore has one."""
     import importlib
 
-    for module in ("llamacore", "llamacore.grammar"):
+    for module in ("llamacore", "llamacore.grammar", "llamacore.llama_grammar", "llamacore.sampling"):
         try:
             cls = getattr(importlib.import_module(module), "LlamaGrammar", None)
         except ImportError:

@@ -124,6 +124,7 @@ FLAGS: tuple[Flag, ...] = (
        env="LLAMA_ARG_HF_FILE"),
     _f("-hft --hf-token", "hf_token", "Hugging Face access token (default: the HF_TOKEN variable)", _COMMON,
        metavar="TOKEN", env="HF_TOKEN"),
+    _f("--offline", "offline", "use the cache only: no network access", _COMMON, type=None, env="LLAMA_ARG_OFFLINE"),
     # ---- prompt ----
     _f("-p --prompt", "prompt", "prompt to start generation with", {CLI, PERPLEXITY}, metavar="PROMPT"),
     _f("-f --file", "file", "a file holding the prompt", {CLI, PERPLEXITY}, metavar="FNAME"),
@@ -287,6 +288,8 @@ FLAGS: tuple[Flag, ...] = (
     _f("-v --verbose --log-verbose", "verbose", "print load and speed information on stderr", _COMMON,
        type=None),
     _f("--log-disable", "log_disable", "no log output", _COMMON, type=None),
+    _f("-lv --verbosity --log-verbosity", "verbosity", "log verbosity threshold (above 3: as -v)", _COMMON, type=int,
+       default=3, metavar="N", env="LLAMA_ARG_LOG_VERBOSITY"),
     _f("--log-file", "log_file", "write the log to a file", _COMMON, metavar="FNAME", env="LLAMA_ARG_LOG_FILE",
        no_effect="llamacore writes its few log lines to stderr"),
     # ---- llama-server ----
