@@ -5,9 +5,9 @@ exact and fast); test_cli_run.py runs the real command on a real model."""
 from __future__ import annotations
 
 import io
+import re
 import sys
 import textwrap
-from argparse import Namespace
 from pathlib import Path
 
 import pytest
@@ -21,7 +21,7 @@ CHILD = textwrap.dedent(
     import sys, argparse
     sys.path[:0] = [{tests!r}]
     from test_llama import make_llama, IM_END
-    from llamacore.commands import chat
+    from llamacore.commands import chat, flags
 
     def policy(cache):
         text = bytes(t for t in cache if t < 256).decode("utf-8", "replace")
@@ -32,8 +32,9 @@ CHILD = textwrap.dedent(
         return ord(nxt[text[-1]]) if text and text[-1] in nxt else IM_END
 
     llm, engine = make_llama(n_ctx=4096, add_bos=False, policy=policy, delay={delay}, strength=30.0)
-    args = argparse.Namespace(system=None, n_predict=-1, temp=0.0, top_k=40, top_p=0.95, min_p=0.05,
-                              repeat_penalty=1.0, presence_penalty=0.0, frequency_penalty=0.0, no_color=False)
+    parser = argparse.ArgumentParser()
+    chat.add_arguments(parser)
+    args = flags.parse(parser, [{options}])
     code = chat.repl(llm, args)
     print("EXIT", code, "CACHE", repr(bytes(t for t in engine.cache if t < 256).decode()))
     sys.exit(code)
@@ -41,9 +42,20 @@ CHILD = textwrap.dedent(
 )
 
 
-def spawn(delay: float = 0.0):
+def chat_args(*argv: str):
+    """`llamacore chat`'s options, parsed as the command parses them."""
+    import argparse
+
+    from llamacore.commands import chat, flags
+
+    parser = argparse.ArgumentParser()
+    chat.add_arguments(parser)
+    return flags.parse(parser, argv)
+
+
+def spawn(delay: float = 0.0, options: tuple[str, ...] = ("--temp", "0")):
     pexpect = pytest.importorskip("pexpect")
-    code = CHILD.format(tests=str(TESTS), delay=delay)
+    code = CHILD.format(tests=str(TESTS), delay=delay, options=", ".join(repr(o) for o in options))
     child = pexpect.spawn(sys.executable, ["-c", code], encoding="utf-8", timeout=20, dimensions=(24, 200))
     return child
 
@@ -106,14 +118,92 @@ def test_colours_only_on_a_terminal():
 
     llm, _ = make_llama(b"Hi!", n_ctx=256, add_bos=False)
     out = io.StringIO()
-    args = Namespace(system="Be nice.", n_predict=3, temp=0.0, top_k=40, top_p=0.95, min_p=0.05, repeat_penalty=1.0,
-                     presence_penalty=0.0, frequency_penalty=0.0, no_color=False)  # fmt: skip
-    assert chat.repl(llm, args, stdin=io.StringIO("hello\n/clear\n"), stdout=out) == 0
+    args = chat_args("-n", "3", "--temp", "0")
+    assert chat.repl(llm, args, stdin=io.StringIO("hello\n/clear\n"), stdout=out, system="Be nice.") == 0
     assert "\x1b[" not in out.getvalue()  # not a terminal: no escape codes
     assert "(conversation cleared)" in out.getvalue()
+
+
+def fake(script: bytes = b"Hi!", **kw):
+    sys.path[:0] = [str(TESTS)]
+    try:
+        from test_llama import make_llama
+    finally:
+        sys.path.remove(str(TESTS))
+    return make_llama(script, n_ctx=256, add_bos=False, **kw)[0]
+
+
+def test_piped_conversation_ends_at_the_end_of_input():
+    """A script that pipes text in never hangs: each line is a turn, the end of the input ends the program (0)."""
+    from llamacore.commands import chat
+
+    out = io.StringIO()
+    code = chat.repl(fake(), chat_args("-n", "3", "--temp", "0"), stdin=io.StringIO("hello\nagain\n"), stdout=out)
+    assert code == 0
+    assert re.fullmatch(r"> [Hi!]{3}\n> [Hi!]{3}\n> \n", out.getvalue())  # two answers of -n 3 tokens, then EOF
+
+
+def test_first_message_single_turn_and_reverse_prompt():
+    from llamacore.commands import chat
+
+    stdin, out = io.StringIO("never read\n"), io.StringIO()
+    args = chat_args("-n", "6", "--temp", "0", "-st")
+    assert chat.repl(fake(), args, stdin=stdin, stdout=out, first="hello") == 0
+    assert out.getvalue() == "Hi!Hi!\n" and stdin.tell() == 0  # -p is the first turn; -st: nothing read after it
+    out = io.StringIO()
+    assert chat.repl(fake(), args, stdin=stdin, stdout=out, first="hello", stop=["!"]) == 0
+    assert out.getvalue() == "Hi\n"  # a reverse prompt ends the answer
+
+
+def test_interactive_mode_hands_control_back_at_the_reverse_prompt():
+    """llama-cli -i -r: the text runs on until the reverse prompt (kept), the input line is appended as typed
+    (--in-prefix/--in-suffix around it), the end of the input ends the program."""
+    from llamacore.commands import cli
+
+    llm = fake(b"Bob: Hi. User:")
+    args = chat_args("-i", "-r", "User:", "-n", "40", "--temp", "0", "--in-suffix", "Bob:")
+    out = io.StringIO()
+    assert cli.interactive(llm, args, "Hello. ", ["User:"], {}, io.StringIO(" hey\n"), out) == 0
+    text = out.getvalue()
+    assert text.startswith("Hello. ") and text.count("User:") == 2 and text.endswith("User:\n")
+    assert "Bob:" in text.split("User:", 1)[1]  # the suffix is printed after the input, and the model went on
 
 
 def pexpect_eof():
     import pexpect
 
     return pexpect.EOF
+
+
+INTERACTIVE_CHILD = textwrap.dedent(
+    """
+    import sys, argparse
+    sys.path[:0] = [{tests!r}]
+    from test_llama import make_llama
+    from llamacore.commands import cli, flags
+
+    llm, engine = make_llama(b"Bob: Hi. User:", n_ctx=256, add_bos=False)
+    parser = argparse.ArgumentParser()
+    cli.add_arguments(parser)
+    args = flags.parse(parser, ["-i", "-r", "User:", "-n", "40", "--temp", "0"])
+    code = cli.interactive(llm, args, "Hello. ", ["User:"], {{}}, sys.stdin, sys.stdout)
+    print("EXIT", code)
+    sys.exit(code)
+    """
+)
+
+
+def test_interactive_mode_in_a_terminal():
+    """llama-cli -i in a terminal: the text stops at the reverse prompt, a typed line continues it, Ctrl-D ends."""
+    pexpect = pytest.importorskip("pexpect")
+    code = INTERACTIVE_CHILD.format(tests=str(TESTS))
+    child = pexpect.spawn(sys.executable, ["-c", code], encoding="utf-8", timeout=20, dimensions=(24, 200))
+    child.expect("Hello. ")
+    child.expect("User:")
+    child.sendline(" hey")
+    child.expect("User:")  # generation went on after the line and stopped at the next reverse prompt
+    child.sendeof()
+    child.expect("EXIT 0")
+    child.expect(pexpect_eof())
+    child.close()
+    assert child.exitstatus == 0

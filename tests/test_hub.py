@@ -194,7 +194,7 @@ def test_hf_needs_huggingface_hub(monkeypatch):
         hub.resolve("hf:org/repo/model.gguf")
 
 
-@pytest.mark.parametrize("spec", ["hf:org/repo", "hf:org/model.gguf", "hf:org//x.gguf", "hf:org/repo/model.bin"])
+@pytest.mark.parametrize("spec", ["hf:org/model.gguf", "hf:org//x.gguf", "hf:org/repo/model.bin", "hf:org", "hf:a/b/c"])
 def test_hf_bad_names(spec):
     with pytest.raises(ModelNotFoundError, match="hf:ORG/REPO/FILE.gguf"):
         hub.resolve(spec)
@@ -280,3 +280,126 @@ def test_pull_force_downloads_hf_models_again(tmp_path, monkeypatch):
     hub.pull("hf:org/repo/m.gguf")
     hub.pull("hf:org/repo/m.gguf", force=True)
     assert calls == [False, True]
+
+
+# ---- a stand-in for the Hugging Face Hub on loopback (HF_ENDPOINT points at it; nothing reaches the Hub) ----
+class FakeHub:
+    """The endpoints huggingface_hub calls for -hf: a repository's file list (GET /api/models/ORG/REPO) and a
+    file's metadata and bytes (HEAD and GET /ORG/REPO/resolve/REV/PATH). repos: {"org/repo": {path: bytes}}."""
+
+    COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+    def __init__(self, repos: dict[str, dict[str, bytes]]):
+        import http.server
+        import json
+        import threading
+
+        self.repos, self.requests = repos, []
+        hub = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):  # quiet
+                pass
+
+            def _send(self, code, body=b"", headers=None):
+                self.send_response(code)
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+
+            def _not_found(self, code="RepoNotFound"):
+                self._send(404, b'{"error": "not found"}', {"X-Error-Code": code, "Content-Type": "application/json"})
+
+            def do_GET(self):
+                hub.requests.append((self.command, self.path))
+                path = self.path.split("?")[0]
+                parts = path.strip("/").split("/")
+                if parts[:2] == ["api", "models"]:
+                    repo = "/".join(parts[2:4])
+                    if repo not in hub.repos:
+                        return self._not_found()
+                    files = [{"rfilename": name} for name in sorted(hub.repos[repo])]
+                    body = json.dumps({"id": repo, "modelId": repo, "sha": hub.COMMIT, "siblings": files,
+                                       "private": False, "tags": []}).encode()  # fmt: skip
+                    return self._send(200, body, {"Content-Type": "application/json"})
+                if len(parts) >= 5 and parts[2] == "resolve":
+                    repo, name = "/".join(parts[:2]), "/".join(parts[4:])
+                    if repo not in hub.repos:
+                        return self._not_found()
+                    if name not in hub.repos[repo]:
+                        return self._not_found("EntryNotFound")
+                    data = hub.repos[repo][name]
+                    etag = '"' + hashlib.sha256(data).hexdigest() + '"'
+                    headers = {"X-Repo-Commit": hub.COMMIT, "ETag": etag, "Accept-Ranges": "bytes",
+                               "Content-Type": "application/octet-stream"}  # fmt: skip
+                    start = 0
+                    rng = self.headers.get("Range")
+                    if rng and rng.startswith("bytes="):
+                        start = int(rng[6:].split("-")[0] or 0)
+                        headers["Content-Range"] = f"bytes {start}-{len(data) - 1}/{len(data)}"
+                        return self._send(206, data[start:], headers)
+                    return self._send(200, data, headers)
+                return self._not_found()
+
+            do_HEAD = do_GET
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def env(self, home: Path) -> dict[str, str]:
+        """Environment for a process that talks to this hub, with its own Hugging Face cache."""
+        import os
+
+        env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
+        env.update(HF_ENDPOINT=self.url, HF_HOME=str(home), HF_HUB_DISABLE_TELEMETRY="1",
+                   HF_HUB_DISABLE_XET="1", NO_PROXY="127.0.0.1", no_proxy="127.0.0.1")  # fmt: skip
+        return env
+
+
+def test_pick_gguf_chooses_as_llama_cpp_does():
+    files = ["README.md", "m-Q2_K.gguf", "m-Q8_0.gguf", "m-Q4_K_M.gguf", "mmproj-m-Q4_K_M.gguf", "m.imatrix.gguf",
+             "big/m-Q6_K-00002-of-00003.gguf", "big/m-Q6_K-00001-of-00003.gguf", "big/m-Q6_K-00003-of-00003.gguf",
+             "m-IQ4_XS.gguf", "m-f16.gguf"]  # fmt: skip
+    assert hub.pick_gguf(files, None) == "m-Q4_K_M.gguf"  # the default: Q4_K_M, not the mmproj
+    assert hub.pick_gguf(files, "q8_0") == "m-Q8_0.gguf"  # any case
+    assert hub.pick_gguf(files, "Q6_K") == "big/m-Q6_K-00001-of-00003.gguf"  # a split model: its first part
+    assert hub.pick_gguf(files, "F16") == "m-f16.gguf"
+    assert hub.pick_gguf(files, "Q5_K_M") is None
+    assert hub.pick_gguf(["a-Q8_0.gguf", "a-Q2_K.gguf"], None) == "a-Q8_0.gguf"  # then Q8_0
+    assert hub.pick_gguf(["b-Q2_K.gguf", "a-Q3_K_S.gguf"], None) == "a-Q3_K_S.gguf"  # then the first GGUF
+    assert hub.pick_gguf(["README.md", "mmproj-f16.gguf"], None) is None
+    parts = [f"big/m-Q6_K-0000{i}-of-00003.gguf" for i in (1, 2, 3)]
+    assert hub._split_parts(parts[0]) == parts
+
+
+def test_hf_repo_over_a_loopback_hub(tmp_path, monkeypatch):
+    """resolve_hf_repo in this process against the stand-in Hub: the listing, the pick, a split model's parts."""
+    pytest.importorskip("huggingface_hub")
+    fake = FakeHub({"org/m-GGUF": {"m-Q8_0.gguf": b"GGUF-q8", "m-Q4_K_M-00001-of-00002.gguf": b"GGUF-a",
+                                   "m-Q4_K_M-00002-of-00002.gguf": b"GGUF-b", "mmproj-m-f16.gguf": b"x"}})  # fmt: skip
+    code = (
+        "from llamacore import hub; p = hub.resolve_hf_repo('org/m-GGUF'); "
+        "print(p.name, p.read_bytes().decode(), sorted(q.name for q in p.parent.iterdir()));"
+        "print(hub.resolve('hf:org/m-GGUF:Q8_0').read_bytes().decode())"
+    )
+    import subprocess
+
+    try:
+        env = {**fake.env(tmp_path / "hf"), "PYTHONPATH": str(Path(hub.__file__).parents[1])}
+        r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    finally:
+        fake.close()
+    assert r.returncode == 0, r.stderr
+    first, second = r.stdout.splitlines()
+    assert first.startswith("m-Q4_K_M-00001-of-00002.gguf GGUF-a")
+    assert "m-Q4_K_M-00002-of-00002.gguf" in first  # the other part beside it
+    assert second == "GGUF-q8"

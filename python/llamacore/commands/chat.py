@@ -1,9 +1,10 @@
-"""`llamacore chat [MODEL]`: an interactive conversation in the terminal.
+"""`llamacore chat [MODEL]`: an interactive conversation in the terminal (llama-cli's conversation mode, -cnv).
 
 The conversation is kept and sent whole each turn (the cached prefix is reused, so only the new turn is computed);
 when it no longer fits the context, the oldest turns are dropped. Ctrl-C stops the answer being written (not the
-program); /exit, /quit or Ctrl-D quit; /clear forgets the conversation. Colours only when stdout is a terminal
-(and NO_COLOR is unset).
+program); /exit, /quit, Ctrl-D or the end of standard input quit; /clear forgets the conversation. Colours only on a
+terminal (--color on|off|auto, NO_COLOR). Takes llama-cli's options (see flags.py): `-p` is the first message,
+`-st` ends after one answer, `-r` ends an answer at that text.
 """
 
 from __future__ import annotations
@@ -13,14 +14,14 @@ import os
 import sys
 from typing import TextIO
 
-from .run import add_model_arguments, load_model, sampling_kwargs
+from . import common
 
 HELP = "/exit or Ctrl-D: quit   /clear: forget the conversation   Ctrl-C: stop the answer   /help: this text"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    add_model_arguments(p)
-    p.add_argument("--no-color", action="store_true", help="no colours, even on a terminal")
+    common.add_arguments(p)
+    p.add_argument("--no-color", action="store_true", help="no colours, even on a terminal (same as --color off)")
 
 
 class Style:
@@ -44,36 +45,56 @@ def _use_readline() -> bool:
     return True
 
 
-def repl(llm, args: argparse.Namespace, stdin: TextIO | None = None, stdout: TextIO | None = None) -> int:
-    """The conversation loop over a loaded Llama (tests drive it with a fake one)."""
+def repl(
+    llm,
+    args: argparse.Namespace,
+    stdin: TextIO | None = None,
+    stdout: TextIO | None = None,
+    *,
+    first: str | None = None,
+    system: str | None = None,
+    stop: list[str] | None = None,
+    extra: dict | None = None,
+) -> int:
+    """The conversation loop over a loaded Llama (tests drive it with a fake one). first: the first user message
+    (-p); system: the system prompt; stop: reverse prompts that end an answer; extra: more create_chat_completion
+    arguments (grammar, response_format). With args.single_turn it returns after the first answer."""
     stdin, stdout = stdin or sys.stdin, stdout or sys.stdout
     tty = stdout.isatty() and stdin.isatty()
-    colour = tty and not getattr(args, "no_color", False) and "NO_COLOR" not in os.environ
+    colour = common.use_color(args, stdout)
     style = Style(colour, readline_prompt=tty and _use_readline())
-    system = [{"role": "system", "content": args.system}] if args.system else []
+    system_msgs = [{"role": "system", "content": system}] if system else []
     history: list[dict] = []
     name = llm.metadata.get("general.name") or os.path.basename(llm.model_path)
     if tty:
         stdout.write(style.dim(f"llamacore chat with {name}. {HELP}") + "\n")
         stdout.flush()
+    kwargs = {**common.sampling_kwargs(args, llm), **(extra or {}), "stop": list(stop or [])}
+    single_turn = getattr(args, "single_turn", False)
 
     while True:
-        try:
-            if stdin is sys.stdin and tty:
-                line = input(style.prompt)
-            else:
-                stdout.write(style.prompt)
+        if first is not None:
+            line, first = first, None
+            if tty:
+                stdout.write(style.prompt + line + "\n")
+        else:
+            try:
+                if stdin is sys.stdin and tty:
+                    line = input(style.prompt)
+                else:
+                    stdout.write(style.prompt)
+                    stdout.flush()
+                    line = stdin.readline()
+                    if not line:
+                        raise EOFError
+                    line = line.rstrip("\n")
+            except EOFError:  # Ctrl-D, or the end of piped input: the conversation is over
+                stdout.write("\n")
                 stdout.flush()
-                line = stdin.readline()
-                if not line:
-                    raise EOFError
-                line = line.rstrip("\n")
-        except EOFError:
-            stdout.write("\n")
-            return 0
-        except KeyboardInterrupt:  # Ctrl-C at the prompt: a fresh prompt, as in a shell
-            stdout.write("\n")
-            continue
+                return 0
+            except KeyboardInterrupt:  # Ctrl-C at the prompt: a fresh prompt, as in a shell
+                stdout.write("\n")
+                continue
         command = line.strip()
         if command in ("/exit", "/quit", "/bye"):
             return 0
@@ -86,21 +107,26 @@ def repl(llm, args: argparse.Namespace, stdin: TextIO | None = None, stdout: Tex
             continue
         if not command:
             continue
+        if getattr(args, "escape", False):
+            line = common.unescape(line)
         history.append({"role": "user", "content": line})
-        answer = _answer(llm, system, history, args, stdout, style)
+        answer = _answer(llm, system_msgs, history, kwargs, stdout, style)
         if answer is None:
             history.pop()  # the question could not be asked at all
         else:
             history.append({"role": "assistant", "content": answer})
+        if single_turn:
+            stdout.flush()
+            return 0
 
 
-def _answer(llm, system: list[dict], history: list[dict], args, stdout: TextIO, style: Style) -> str | None:
+def _answer(llm, system: list[dict], history: list[dict], kwargs: dict, stdout: TextIO, style: Style) -> str | None:
     """Stream one answer; returns its text (what was shown before a Ctrl-C), or None if nothing could be asked."""
     text, stream = "", None
     try:
         while stream is None:
             try:
-                stream = llm.create_chat_completion(system + history, stream=True, **sampling_kwargs(args))
+                stream = llm.create_chat_completion(system + history, stream=True, **kwargs)
             except ValueError as e:
                 # too long for the context: drop the oldest exchange and try again
                 if "exceed context window" in str(e) and len(history) > 1:
@@ -125,8 +151,6 @@ def _answer(llm, system: list[dict], history: list[dict], args, stdout: TextIO, 
 
 
 def main(args: argparse.Namespace) -> int:
-    llm = load_model(args)
-    try:
-        return repl(llm, args)
-    finally:
-        llm.close()
+    from . import cli
+
+    return cli.run(args, default_mode=cli.CONVERSATION)
