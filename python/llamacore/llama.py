@@ -16,6 +16,7 @@ Same argument names, methods and result dicts as llama-cpp-python 0.3. Where it 
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import os
 import sys
@@ -412,8 +413,7 @@ class Llama:
         if importlib.util.find_spec(f"{__package__}.sampling.grammar") is None:
             what = "grammar-constrained sampling" if grammar is not None else "response_format json_object"
             raise NotImplementedError(f"{what} needs grammar support, not in llamacore yet")
-        from .sampling import grammar as G
-
+        G = importlib.import_module(f"{__package__}.sampling.grammar")
         if grammar is not None:
             if not isinstance(grammar, G.LlamaGrammar):
                 raise TypeError(f"grammar must be a LlamaGrammar, got {type(grammar).__name__}")
