@@ -147,7 +147,8 @@ def repeat_lengths(context: np.ndarray, breakers: Breakers, allowed_length: int,
     length = np.minimum(length, rep_limit)
     # Step 3: the token after each such position would continue the repeat.
     sel = length >= allowed_length
-    out: dict[int, int] = {}
+    # allowed_length 0: every token seen after another one continues a "repeat" of length 0 (llama.cpp's rule)
+    out: dict[int, int] = dict.fromkeys(w[1:].tolist(), 0) if allowed_length <= 0 else {}
     for tok, L in zip(w[p[sel] + 1].tolist(), length[sel].tolist(), strict=True):
         if out.get(tok, -1) < L:
             out[tok] = L
