@@ -230,3 +230,44 @@ def test_step_state_events_on_a_fake_row():
     st = greedy_state([0], Vocab(Tok()))
     assert st.step(row(9)).finish_reason == "stop" and st.completion_tokens == []
     assert greedy_state([0], Vocab(Tok()), stop_at_eog=False).step(row(9)).token == 9
+
+
+# ---- the sampler options through the Llama API (the small fake model of test_llama.py) -------------------------
+
+
+def test_llama_sampler_options():
+    from test_llama import greedy_text, make_llama
+
+    script = b"abc" * 30
+    llm, _ = make_llama(script, add_bos=False)
+    plain = llm("abc", max_tokens=15, temperature=0)["choices"][0]["text"]
+    assert plain == greedy_text(script, 3, 15)
+    # DRY: the model wants to repeat "abc" forever; the penalty grows with the repeat until another token wins
+    dry_text = llm("abc", max_tokens=15, temperature=0, dry_multiplier=2.0, dry_allowed_length=2)["choices"][0]["text"]
+    assert dry_text != plain and not dry_text.startswith("abcabcabc")
+    # top-n-sigma 1: only the favoured token is within one sigma of the max, whatever the temperature
+    sigma = llm("abc", max_tokens=15, temperature=1.5, top_k=0, top_p=1, min_p=0, top_n_sigma=1.0, seed=3)
+    assert sigma["choices"][0]["text"] == plain
+    # mirostat: seeded, reproducible, and another seed draws otherwise (a weak model)
+    weak, _ = make_llama(b"The quick brown fox jumps over the lazy dog. " * 2, strength=1.0)
+    kw = dict(max_tokens=20, temperature=1.0, mirostat_mode=2, mirostat_tau=8.0, mirostat_eta=0.2)
+    a = weak("The", seed=5, **kw)["choices"][0]["text"]
+    assert a == weak("The", seed=5, **kw)["choices"][0]["text"]
+    assert a != weak("The", seed=6, **kw)["choices"][0]["text"]
+    v1 = {**kw, "mirostat_mode": 1}
+    assert weak("The", seed=5, **v1)["choices"][0]["text"] == weak("The", seed=5, **v1)["choices"][0]["text"]
+    # XTC and a custom order are accepted everywhere; chat and generate too
+    order = "penalties;top_k;xtc;temperature"
+    msgs = [{"role": "user", "content": "x"}]
+    out = llm.create_chat_completion(msgs, max_tokens=4, xtc_probability=0.5, xtc_threshold=0.1, samplers=order)
+    assert out["usage"]["completion_tokens"] == 4
+    gen = llm.generate(llm.tokenize(b"abc", add_bos=False), temp=0, dry_multiplier=2.0, samplers=["dry", "top_k"])
+    assert bytes(next(gen) for _ in range(3)) == b"abc"  # repeats this short cost less than the model's preference
+    gen.close()
+    assert isinstance(llm.sample(temp=0.5, min_keep=3, top_n_sigma=2.0), int)
+    with pytest.raises(ValueError, match="unknown sampler"):
+        llm("abc", samplers="top_k;bogus")
+    with pytest.raises(TypeError, match="nope"):
+        llm.generate([1], nope=1)
+    with pytest.raises(ValueError, match="xtc_probability"):
+        llm("abc", xtc_probability=2.0, stream=True)
