@@ -617,3 +617,19 @@ def test_new_params_validation():
             SamplingParams(**kwargs)
     with pytest.raises(TypeError, match="dry_sequence_breakers"):
         SamplingParams(dry_sequence_breakers="\n")
+
+
+def test_top_k_row_spiky_and_masked_rows():
+    """Rows where one token towers over a wide spread, and rows a constraint masked to a few tokens."""
+    rng = np.random.default_rng(16)
+    for n, k in [(262144, 40), (49152, 40), (49152, 1000), (5000, 7)]:
+        x = (rng.standard_normal(n) * 2).astype(np.float32)
+        x[123] += 30.0
+        want = np.argsort(-x, kind="stable")[:k]
+        assert set(top_k_row(x, k).ids.tolist()) == set(want.tolist())
+        masked = np.full(n, -np.inf, dtype=np.float32)
+        allowed = rng.choice(n, size=5, replace=False)
+        masked[allowed] = x[allowed]
+        got = top_k_row(masked, k)
+        assert set(got.ids.tolist()) == set(allowed.tolist())  # k >= 5: the allowed ones, no -inf filler
+        assert np.all(np.diff(got.logits) <= 0)
