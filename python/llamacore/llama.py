@@ -243,6 +243,9 @@ class Llama:
     def close(self) -> None:
         """Free the model and its context (the object cannot generate afterwards)."""
         engine, self._engine = getattr(self, "_engine", None), None
+        session = getattr(self, "_session", None)
+        if session is not None:
+            session.engine = None
         if engine is not None:
             engine.close()
 
