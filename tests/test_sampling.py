@@ -633,3 +633,22 @@ def test_top_k_row_spiky_and_masked_rows():
         got = top_k_row(masked, k)
         assert set(got.ids.tolist()) == set(allowed.tolist())  # k >= 5: the allowed ones, no -inf filler
         assert np.all(np.diff(got.logits) <= 0)
+
+
+@pytest.mark.parametrize("mu", [15.5, 15.9])  # k of about 10k, and the whole vocabulary
+def test_mirostat_v1_with_thousands_of_candidates(mu):
+    x = logits(50000, seed=3, scale=1.0)
+    ref = ref_mirostat_v1_probs(x, mu)
+    assert len(ref) > 4096
+    rng = make_rng(8)
+    draws = []
+    for _ in range(2000):
+        tok, new_mu = mirostat_v1(x, mu, 5.0, 0.1, rng)
+        assert tok in ref and new_mu == pytest.approx(mu - 0.1 * (-np.log2(ref[tok]) - 5.0), rel=1e-4)
+        draws.append(tok)
+    # the draws' mean surprise matches the distribution's entropy in bits (a distribution-level check on a set too
+    # large to count token by token)
+    p = np.array(list(ref.values()))
+    entropy = float(-(p * np.log2(p)).sum())
+    surprise = np.mean([-np.log2(ref[t]) for t in draws])
+    assert abs(surprise - entropy) < 0.1, (surprise, entropy)

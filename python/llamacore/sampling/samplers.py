@@ -252,8 +252,12 @@ def mirostat_v1(
     eps = s_hat - 1.0
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
         k = float((eps * 2.0**mu) / (1.0 - float(n_vocab) ** (-eps))) ** (1.0 / s_hat)
-    k = int(k) if np.isfinite(k) else n_vocab
-    c = top_k_row(row, max(1, min(k, n_vocab)))
+    k = max(1, min(int(k) if np.isfinite(k) else n_vocab, n_vocab))
+    if k <= 4096:
+        c = top_k_row(row, k)
+    else:  # the draw needs the k best, not their order: skip sorting thousands of candidates
+        ids = np.arange(n_vocab, dtype=np.int64) if k == n_vocab else np.argpartition(-row, k - 1)[:k]
+        c = Candidates(ids, row[ids])
     token, p = _draw_with_prob(c, rng)
     return token, mu - eta * (-np.log2(p) - tau)
 
