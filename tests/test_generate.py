@@ -168,6 +168,7 @@ def test_grammar_and_response_format_reach_the_grammar_module(smollm2_path, monk
         gen = llm.generate(llm.tokenize(b"Digits:"), temp=0, grammar=LlamaGrammar())
         assert all(llm.detokenize([next(gen)]).isdigit() for _ in range(3))
         gen.close()
+        assert llm.detokenize([llm.sample(temp=0, response_format={"type": "json_object"})]).isdigit()
         with pytest.raises(TypeError, match="LlamaGrammar"):
             llm("x", grammar="root ::= [0-9]")
         with pytest.raises(ValueError, match="not both"):
@@ -176,7 +177,7 @@ def test_grammar_and_response_format_reach_the_grammar_module(smollm2_path, monk
             llm.create_chat_completion(msgs, response_format={"type": "json_schema"})
         with pytest.raises(ValueError, match="type"):
             llm.create_chat_completion(msgs, response_format={"type": "xml"})
-    assert [k for k, _ in calls] == ["grammar", "schema", "schema", "schema", "grammar"]
+    assert [k for k, _ in calls] == ["grammar", "schema", "schema", "schema", "grammar", "schema"]
     assert calls[1][1] == schema and calls[3][1] is None  # json_object without a schema: any object
     assert tok_holder["tok"] is llm._tokenizer
 

@@ -450,6 +450,7 @@ class Llama:
         logits_processor: Sequence[Callable] | None = None,
         grammar: Any = None,
         idx: int | None = None,
+        response_format: dict | None = None,
         **sampler_options: Any,
     ) -> int:
         """One token sampled from the logits after the last evaluated token (or row idx with logits_all).
@@ -460,7 +461,7 @@ class Llama:
             frequency_penalty=frequency_penalty, presence_penalty=presence_penalty, mirostat_mode=mirostat_mode,
             mirostat_tau=mirostat_tau, mirostat_eta=mirostat_eta, **_sampler_options(sampler_options),
         )  # fmt: skip
-        constraint = self._constraint(grammar)
+        constraint = self._constraint(grammar, response_format)
         if idx is not None:
             if not self._logits_all:
                 raise ValueError("sample(idx=...) needs logits_all=True")
@@ -492,6 +493,7 @@ class Llama:
         logits_processor: Sequence[Callable] | None = None,
         stopping_criteria: Sequence[Callable] | Callable | None = None,
         grammar: Any = None,
+        response_format: dict | None = None,
         **sampler_options: Any,
     ) -> Iterator[int]:
         """Yield sampled tokens after `tokens`, forever (the caller stops; a grammar that is finished stops too).
@@ -503,7 +505,7 @@ class Llama:
             frequency_penalty=frequency_penalty, presence_penalty=presence_penalty, mirostat_mode=mirostat_mode,
             mirostat_tau=mirostat_tau, mirostat_eta=mirostat_eta, **_sampler_options(sampler_options),
         )  # fmt: skip
-        constraint = self._constraint(grammar)
+        constraint = self._constraint(grammar, response_format)
         return self._generate(tokens, sampler, reset, constraint, logits_processor, _as_list(stopping_criteria))
 
     def _generate(self, tokens, sampler: Sampler, reset: bool, constraint, logits_processor, criteria) -> Iterator[int]:
