@@ -402,7 +402,7 @@ def test_max_tokens_until_context_full():
         ({"logprobs": -1}, ValueError, "logprobs"),
         ({"stop": [3]}, TypeError, "stop"),
         ({"logit_bias": {999: 1.0}}, ValueError, "vocabulary"),
-        ({"mirostat_mode": 2}, NotImplementedError, "mirostat"),
+        ({"mirostat_mode": 3}, ValueError, "mirostat"),
         ({"grammar": object()}, NotImplementedError, "grammar"),
         ({"suffix": "x"}, ValueError, "fill-in-the-middle"),
     ],

@@ -16,6 +16,8 @@ Same argument names, methods and result dicts as llama-cpp-python 0.3. Where it 
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import os
 import sys
 import time
@@ -27,7 +29,10 @@ import numpy as np
 
 from .chat import ChatFormatter, load_chat_formatter
 from .completion import CompletionRun, chat_logprobs, collect_completion, stream_chat, stream_completion
+from .engine.generation import GenerationState, Vocab
+from .engine.session import Session, longest_token_prefix
 from .sampling import LLAMA_DEFAULT_SEED, Sampler, SamplingParams, make_rng
+from .sampling.dry import DEFAULT_BREAKERS as DRY_BREAKERS
 
 DEFAULT_N_CTX_CAP = 4096  # n_ctx=None -> min(this, the model's training context)
 
@@ -217,16 +222,7 @@ class Llama:
             self._chat_formatter = load_chat_formatter(chat_format, metadata)  # a bad name fails here, not later
         self.chat_handler = None
         self._bos_added = self._adds_bos()
-        self._piece_cache: dict[int, bytes] = {}
-
-        # Evaluation state: tokens whose keys/values are in the engine's cache, and the logits they produced.
-        self._input_ids = np.zeros(self._n_ctx, dtype=np.int32)
-        self.n_tokens = 0
-        self._last_logits: np.ndarray | None = None  # float32[n_vocab]: after input_ids[n_tokens - 1]
-        # (n, float32[n_vocab]): the logits after input_ids[n - 1] where the last prompt ended, kept so that the
-        # same prompt again starts from the very same numbers (see _prepare)
-        self._prompt_end: tuple[int, np.ndarray] | None = None
-        self._all_logits = np.zeros((0, self._n_vocab), dtype=np.float32)  # logits_all: row i after token i
+        self._vocab = Vocab(tokenizer)
 
         if engine_factory is not None:
             t0 = time.perf_counter()
@@ -238,12 +234,18 @@ class Llama:
                     f" n_ctx={self._n_ctx}, n_threads={self.n_threads}, chat_format={self.chat_format}",
                     file=sys.stderr,
                 )
+        # Evaluation state: the tokens whose keys/values are in the engine's cache, and the logits they produced.
+        self._session = Session(self._engine, n_vocab=self._n_vocab, n_ctx=self._n_ctx, n_batch=self.n_batch,
+                                logits_all=self._logits_all)  # fmt: skip
 
     # ---- lifetime ------------------------------------------------------------------------------------------------
 
     def close(self) -> None:
         """Free the model and its context (the object cannot generate afterwards)."""
         engine, self._engine = getattr(self, "_engine", None), None
+        session = getattr(self, "_session", None)
+        if session is not None:
+            session.engine = None
         if engine is not None:
             engine.close()
 
@@ -302,16 +304,21 @@ class Llama:
     @property
     def input_ids(self) -> np.ndarray:
         """The tokens evaluated so far, int32[n_tokens]."""
-        return self._input_ids[: self.n_tokens]
+        return self._session.tokens
+
+    @property
+    def n_tokens(self) -> int:
+        return self._session.n_tokens
 
     @property
     def scores(self) -> np.ndarray:
         """Logits: float32[n_tokens, n_vocab] with logits_all=True, else float32[1, n_vocab] after the last token."""
+        s = self._session
         if self._logits_all:
-            return self._all_logits[: self.n_tokens]
-        if self._last_logits is None:
+            return s.all_logits[: s.n_tokens]
+        if s.logits is None:
             return np.zeros((0, self._n_vocab), dtype=np.float32)
-        return self._last_logits[None, :]
+        return s.logits[None, :]
 
     # ---- tokens --------------------------------------------------------------------------------------------------
 
@@ -330,10 +337,7 @@ class Llama:
         return bytes(self._tokenizer.detokenize(tokens, special=special))
 
     def _piece(self, token: int) -> bytes:
-        piece = self._piece_cache.get(token)
-        if piece is None:
-            piece = self._piece_cache[token] = bytes(self._tokenizer.detokenize([token], special=False))
-        return piece
+        return self._vocab.piece(token)
 
     def _adds_bos(self) -> bool:
         try:
@@ -358,9 +362,7 @@ class Llama:
 
     def reset(self) -> None:
         """Forget the evaluated tokens (the next eval starts at position 0)."""
-        self.n_tokens = 0
-        self._last_logits = None
-        self._prompt_end = None
+        self._session.reset()
 
     def set_seed(self, seed: int) -> None:
         self._seed = seed
@@ -368,94 +370,67 @@ class Llama:
 
     def eval(self, tokens: Sequence[int]) -> None:
         """Evaluate tokens after the current ones, in chunks of n_batch, keeping the logits (see `scores`)."""
-        engine = self._require_engine()
+        self._require_engine()
         tokens = np.asarray(tokens, dtype=np.int64).reshape(-1)
-        n = tokens.shape[0]
-        if n == 0:
-            return
         self._check_token_ids(tokens)
-        if self.n_tokens + n > self._n_ctx:
-            raise ValueError(f"Requested tokens ({self.n_tokens + n}) exceed context window of {self._n_ctx}")
-        # Drop whatever the cache holds past n_tokens (after reset(), a truncation, or an interrupted call).
-        engine.kv_truncate(0, self.n_tokens)
-        tokens = tokens.astype(np.int32)
-        for start in range(0, n, self.n_batch):
-            chunk = tokens[start : start + self.n_batch]
-            positions = np.arange(self.n_tokens, self.n_tokens + chunk.shape[0], dtype=np.int32)
-            logits = engine.decode(chunk, positions, seq_id=0, logits_all=self._logits_all)  # [rows, n_vocab]
-            if self._logits_all:
-                self._store_rows(self.n_tokens, logits)
-            self._input_ids[self.n_tokens : self.n_tokens + chunk.shape[0]] = chunk
-            self.n_tokens += chunk.shape[0]
-            # a view, not a copy (1 MB per token for a 262k vocabulary): valid until the next eval
-            self._last_logits = np.asarray(logits[-1], dtype=np.float32)
-
-    def _store_rows(self, start: int, rows: np.ndarray) -> None:
-        end = start + rows.shape[0]
-        if end > self._all_logits.shape[0]:
-            cap = min(self._n_ctx, max(end, 2 * self._all_logits.shape[0], 64))
-            grown = np.zeros((cap, self._n_vocab), dtype=np.float32)
-            grown[:start] = self._all_logits[:start]
-            self._all_logits = grown
-        self._all_logits[start:end] = rows
-
-    def _truncate(self, n_keep: int) -> None:
-        """Keep the first n_keep evaluated tokens; the engine cache is trimmed on the next eval."""
-        if n_keep < self.n_tokens:
-            self.n_tokens = n_keep
-            self._last_logits = self._known_logits(n_keep)
-            if self._prompt_end is not None and self._prompt_end[0] > n_keep:
-                self._prompt_end = None
-
-    def _known_logits(self, n: int) -> np.ndarray | None:
-        """The logits after input_ids[n - 1] if they were kept, else None."""
-        if n > 0 and self._logits_all and n <= self._all_logits.shape[0]:
-            return self._all_logits[n - 1]
-        if self._prompt_end is not None and self._prompt_end[0] == n:
-            return self._prompt_end[1]
-        return None
-
-    def _prepare(self, tokens: Sequence[int]) -> int:
-        """Make the state end with `tokens`, reusing the longest cached prefix; returns how many were reused.
-
-        Sampling needs the logits after the last token. When the whole of `tokens` is cached, they are reused if kept
-        (the end of the previous prompt, or any position with logits_all), so a repeated prompt starts from the very
-        same numbers; otherwise the last token is evaluated again. (An engine's numbers depend slightly on how a
-        prompt is split into batches, as llama.cpp's do, so re-evaluating could move a seeded sample.)"""
-        tokens = np.asarray(tokens, dtype=np.int32)
-        n = tokens.shape[0]
-        if n == 0:
-            raise ValueError("cannot generate from an empty token list")
-        prefix = self.longest_token_prefix(self.input_ids, tokens)
-        if prefix == n:
-            known = self._last_logits if self.n_tokens == n else self._known_logits(n)
-            if known is not None:
-                self._truncate(n)
-                self._last_logits = known
-                return n
-        prefix = min(prefix, n - 1)
-        self._truncate(prefix)
-        self.eval(tokens[prefix:])
-        self._prompt_end = (n, np.array(self._last_logits))
-        return prefix
+        self._session.eval(tokens)
 
     # ---- sampling ------------------------------------------------------------------------------------------------
 
-    @staticmethod
-    def _sampling_params(
-        *, top_k, top_p, min_p, typical_p, temp, repeat_penalty, frequency_penalty, presence_penalty,
-        penalty_last_n, logit_bias=None, mirostat_mode=0, grammar=None,
-    ) -> SamplingParams:  # fmt: skip
-        if mirostat_mode:
-            raise NotImplementedError("mirostat sampling is not implemented in llamacore yet")
-        if grammar is not None:
-            raise NotImplementedError("grammar-constrained sampling is not implemented in llamacore yet")
+    def _sampler(
+        self, *, top_k, top_p, min_p, typical_p, temp, repeat_penalty, frequency_penalty, presence_penalty,
+        logit_bias=None, mirostat_mode=0, mirostat_tau=5.0, mirostat_eta=0.1, seed=None, min_keep=1,
+        top_n_sigma=-1.0, xtc_probability=0.0, xtc_threshold=0.1, dry_multiplier=0.0, dry_base=1.75,
+        dry_allowed_length=2, dry_penalty_last_n=-1, dry_sequence_breakers=None, samplers=None,
+    ) -> Sampler:  # fmt: skip
+        """A checked sampler chain for one generation (ValueError/TypeError for bad settings)."""
         bias = {int(k): float(v) for k, v in logit_bias.items()} if logit_bias else None
-        return SamplingParams(
+        params = SamplingParams(
             temp=float(temp), top_k=int(top_k), top_p=float(top_p), min_p=float(min_p), typical_p=float(typical_p),
             repeat_penalty=float(repeat_penalty), frequency_penalty=float(frequency_penalty),
-            presence_penalty=float(presence_penalty), penalty_last_n=int(penalty_last_n), logit_bias=bias,
+            presence_penalty=float(presence_penalty), penalty_last_n=int(self.last_n_tokens_size), logit_bias=bias,
+            min_keep=int(min_keep), top_n_sigma=float(top_n_sigma), xtc_probability=float(xtc_probability),
+            xtc_threshold=float(xtc_threshold), dry_multiplier=float(dry_multiplier), dry_base=float(dry_base),
+            dry_allowed_length=int(dry_allowed_length), dry_penalty_last_n=int(dry_penalty_last_n),
+            dry_sequence_breakers=DRY_BREAKERS if dry_sequence_breakers is None else tuple(dry_sequence_breakers),
+            mirostat=int(mirostat_mode), mirostat_tau=float(mirostat_tau), mirostat_eta=float(mirostat_eta),
+            samplers=samplers,
         )  # fmt: skip
+        rng = self._rng if seed is None else make_rng(seed)
+        return Sampler(params, rng, self._tokenizer)
+
+    def _constraint(self, grammar: Any = None, response_format: dict | None = None):
+        """The TokenConstraint for grammar= or response_format= (None when neither constrains the output)."""
+        if response_format is not None:
+            if not isinstance(response_format, dict):
+                raise TypeError(f"response_format must be a dict, got {type(response_format).__name__}")
+            kind = response_format.get("type", "text")
+            if kind not in ("text", "json_object", "json_schema"):
+                raise ValueError(f"response_format type must be text, json_object or json_schema, got {kind!r}")
+            if kind == "text":
+                response_format = None
+        if grammar is None and response_format is None:
+            return None
+        if grammar is not None and response_format is not None:
+            raise ValueError("give either grammar= or a JSON response_format, not both")
+        if importlib.util.find_spec(f"{__package__}.sampling.grammar") is None:
+            what = "grammar-constrained sampling" if grammar is not None else "response_format json_object"
+            raise NotImplementedError(f"{what} needs grammar support, not in llamacore yet")
+        G = importlib.import_module(f"{__package__}.sampling.grammar")
+        if grammar is not None:
+            if not isinstance(grammar, G.LlamaGrammar):
+                raise TypeError(f"grammar must be a LlamaGrammar, got {type(grammar).__name__}")
+            return grammar.constraint(self._tokenizer)
+        if response_format["type"] == "json_object":
+            schema = response_format.get("schema")
+        else:
+            spec = response_format.get("json_schema")
+            if not isinstance(spec, dict):
+                raise ValueError('response_format json_schema needs "json_schema": {"name": ..., "schema": {...}}')
+            schema = spec.get("schema")
+        if schema is not None and not isinstance(schema, dict):
+            raise ValueError(f"the response_format schema must be a JSON object (dict), got {type(schema).__name__}")
+        return G.json_schema_constraint(schema, self._tokenizer)
 
     def sample(
         self,
@@ -475,22 +450,28 @@ class Llama:
         logits_processor: Sequence[Callable] | None = None,
         grammar: Any = None,
         idx: int | None = None,
+        response_format: dict | None = None,
+        **sampler_options: Any,
     ) -> int:
-        """One token sampled from the logits after the last evaluated token (or row idx with logits_all)."""
-        params = self._sampling_params(
+        """One token sampled from the logits after the last evaluated token (or row idx with logits_all).
+        sampler_options: min_keep, top_n_sigma, xtc_*, dry_*, samplers (see create_completion). A grammar constrains
+        this one token from its start (as llama-cpp-python, whose sample() builds a fresh sampler each call)."""
+        sampler = self._sampler(
             top_k=top_k, top_p=top_p, min_p=min_p, typical_p=typical_p, temp=temp, repeat_penalty=repeat_penalty,
-            frequency_penalty=frequency_penalty, presence_penalty=presence_penalty,
-            penalty_last_n=self.last_n_tokens_size, mirostat_mode=mirostat_mode, grammar=grammar,
+            frequency_penalty=frequency_penalty, presence_penalty=presence_penalty, mirostat_mode=mirostat_mode,
+            mirostat_tau=mirostat_tau, mirostat_eta=mirostat_eta, **_sampler_options(sampler_options),
         )  # fmt: skip
+        constraint = self._constraint(grammar, response_format)
         if idx is not None:
             if not self._logits_all:
                 raise ValueError("sample(idx=...) needs logits_all=True")
-            row, context = self._all_logits[idx], self.input_ids[: idx + 1]
+            row, context = self._session.all_logits[idx], self.input_ids[: idx + 1]
         else:
-            if self._last_logits is None:
+            if self._session.logits is None:
                 raise ValueError("nothing evaluated yet: call eval() first")
-            row, context = self._last_logits, self.input_ids
-        return Sampler(params, self._rng).sample(row, context, list(logits_processor or []))
+            row, context = self._session.logits, self.input_ids
+        state = GenerationState(context, sampler, self._vocab, constraint=constraint, logits_processor=logits_processor)
+        return state.sample(row)
 
     def generate(
         self,
@@ -512,30 +493,40 @@ class Llama:
         logits_processor: Sequence[Callable] | None = None,
         stopping_criteria: Sequence[Callable] | Callable | None = None,
         grammar: Any = None,
+        response_format: dict | None = None,
+        **sampler_options: Any,
     ) -> Iterator[int]:
-        """Yield sampled tokens after `tokens`, forever (the caller stops). With reset=True the longest prefix of
-        `tokens` already evaluated is reused; with reset=False `tokens` are appended to the current state.
-        Sending a list of tokens into the generator evaluates them after the yielded token."""
-        params = self._sampling_params(
+        """Yield sampled tokens after `tokens`, forever (the caller stops; a grammar that is finished stops too).
+        With reset=True the longest prefix of `tokens` already evaluated is reused; with reset=False `tokens` are
+        appended to the current state. Sending a list of tokens into the generator evaluates them after the yielded
+        token. sampler_options: min_keep, top_n_sigma, xtc_*, dry_*, samplers (see create_completion)."""
+        sampler = self._sampler(
             top_k=top_k, top_p=top_p, min_p=min_p, typical_p=typical_p, temp=temp, repeat_penalty=repeat_penalty,
-            frequency_penalty=frequency_penalty, presence_penalty=presence_penalty,
-            penalty_last_n=self.last_n_tokens_size, mirostat_mode=mirostat_mode, grammar=grammar,
+            frequency_penalty=frequency_penalty, presence_penalty=presence_penalty, mirostat_mode=mirostat_mode,
+            mirostat_tau=mirostat_tau, mirostat_eta=mirostat_eta, **_sampler_options(sampler_options),
         )  # fmt: skip
-        return self._generate(tokens, Sampler(params, self._rng), reset, logits_processor, stopping_criteria)
+        constraint = self._constraint(grammar, response_format)
+        return self._generate(tokens, sampler, reset, constraint, logits_processor, _as_list(stopping_criteria))
 
-    def _generate(self, tokens, sampler: Sampler, reset: bool, logits_processor, stopping_criteria) -> Iterator[int]:
-        processors = list(logits_processor or [])
-        criteria = _as_list(stopping_criteria)
+    def _generate(self, tokens, sampler: Sampler, reset: bool, constraint, logits_processor, criteria) -> Iterator[int]:
         if reset:
-            self._prepare(tokens)
+            self._require_engine()
+            self._check_token_ids(tokens)
+            self._session.prepare(tokens)
         else:
             self.eval(tokens)
+        state = GenerationState(self.input_ids, sampler, self._vocab, stop_at_eog=False, constraint=constraint,
+                                logits_processor=logits_processor, stopping_criteria=criteria)  # fmt: skip
         while True:
-            token = sampler.sample(self._last_logits, self.input_ids, processors)
-            if any(c(self.input_ids, self._last_logits) for c in criteria):
+            ev = state.step(self._session.logits)
+            if ev.token is None:
                 return
-            extra = yield token
-            self.eval([token, *(extra or [])])
+            extra = yield ev.token
+            if ev.finish_reason is not None:  # a finished grammar: nothing may follow
+                return
+            if extra:
+                state.add_tokens(extra)
+            self.eval([ev.token, *(extra or [])])
 
     # ---- completions ---------------------------------------------------------------------------------------------
 
@@ -569,18 +560,43 @@ class Llama:
         logits_processor: Sequence[Callable] | None = None,
         grammar: Any = None,
         logit_bias: dict[int, float] | None = None,
+        *,
+        response_format: dict | None = None,
+        min_keep: int = 1,
+        top_n_sigma: float = -1.0,
+        xtc_probability: float = 0.0,
+        xtc_threshold: float = 0.1,
+        dry_multiplier: float = 0.0,
+        dry_base: float = 1.75,
+        dry_allowed_length: int = 2,
+        dry_penalty_last_n: int = -1,
+        dry_sequence_breakers: Sequence[str] | None = None,
+        samplers: str | Sequence[str] | None = None,
     ):
         """Complete a prompt (text or token ids). Returns llama-cpp-python's text_completion dict, or with
-        stream=True an iterator of its chunks. max_tokens None/0/-1: until the context is full."""
+        stream=True an iterator of its chunks. max_tokens None/0/-1: until the context is full.
+
+        Beyond llama-cpp-python's arguments (llama.cpp's names and defaults): response_format (as in chat),
+        min_keep, top_n_sigma (<= 0: off), xtc_probability / xtc_threshold, dry_multiplier (0: off) / dry_base /
+        dry_allowed_length / dry_penalty_last_n / dry_sequence_breakers, and samplers, the chain's order as
+        llama.cpp's --samplers ("penalties;dry;top_n_sigma;top_k;typ_p;top_p;min_p;xtc;temperature")."""
         self._require_engine()
         prompt_tokens = self._completion_prompt(prompt, suffix)
         prompt_text = prompt if isinstance(prompt, str) else self._text(prompt_tokens)
+        sampler = self._sampler(
+            top_k=top_k, top_p=top_p, min_p=min_p, typical_p=typical_p, temp=temperature,
+            repeat_penalty=repeat_penalty, frequency_penalty=frequency_penalty, presence_penalty=presence_penalty,
+            logit_bias=logit_bias, mirostat_mode=mirostat_mode, mirostat_tau=mirostat_tau, mirostat_eta=mirostat_eta,
+            seed=seed, min_keep=min_keep, top_n_sigma=top_n_sigma, xtc_probability=xtc_probability,
+            xtc_threshold=xtc_threshold, dry_multiplier=dry_multiplier, dry_base=dry_base,
+            dry_allowed_length=dry_allowed_length, dry_penalty_last_n=dry_penalty_last_n,
+            dry_sequence_breakers=dry_sequence_breakers, samplers=samplers,
+        )  # fmt: skip
+        constraint = self._constraint(grammar, response_format)
         run = self._completion_run(
-            prompt_tokens, prompt_text=prompt_text, max_tokens=max_tokens, temperature=temperature, top_p=top_p,
-            min_p=min_p, typical_p=typical_p, logprobs=logprobs, echo=echo, stop=stop,
-            frequency_penalty=frequency_penalty, presence_penalty=presence_penalty, repeat_penalty=repeat_penalty,
-            top_k=top_k, seed=seed, mirostat_mode=mirostat_mode, stopping_criteria=stopping_criteria,
-            logits_processor=logits_processor, grammar=grammar, logit_bias=logit_bias,
+            prompt_tokens, prompt_text=prompt_text, sampler=sampler, constraint=constraint, max_tokens=max_tokens,
+            logprobs=logprobs, echo=echo, stop=stop, stopping_criteria=stopping_criteria,
+            logits_processor=logits_processor,
         )  # fmt: skip
         ident, created, name = f"cmpl-{uuid.uuid4()}", int(time.time()), model or self.model_path
         if stream:
@@ -630,33 +646,17 @@ class Llama:
         prompt_tokens: list[int],
         *,
         prompt_text: str,
+        sampler: Sampler,
+        constraint=None,
         max_tokens: int | None,
-        temperature: float,
-        top_p: float,
-        min_p: float,
-        typical_p: float,
         logprobs: int | None,
         echo: bool,
         stop: str | list[str] | None,
-        frequency_penalty: float,
-        presence_penalty: float,
-        repeat_penalty: float,
-        top_k: int,
-        seed: int | None,
-        mirostat_mode: int = 0,
         stopping_criteria=None,
         logits_processor=None,
-        grammar=None,
-        logit_bias=None,
         stop_tokens: Sequence[int] = (),
     ) -> CompletionRun:
         """Check every argument, then return the (not yet started) generation."""
-        params = self._sampling_params(
-            top_k=top_k, top_p=top_p, min_p=min_p, typical_p=typical_p, temp=temperature,
-            repeat_penalty=repeat_penalty, frequency_penalty=frequency_penalty, presence_penalty=presence_penalty,
-            penalty_last_n=self.last_n_tokens_size, logit_bias=logit_bias, mirostat_mode=mirostat_mode,
-            grammar=grammar,
-        )  # fmt: skip
         if max_tokens is not None and (not isinstance(max_tokens, (int, np.integer)) or isinstance(max_tokens, bool)):
             raise TypeError(f"max_tokens must be an int or None, got {max_tokens!r}")
         if max_tokens is not None and max_tokens < -1:
@@ -675,11 +675,12 @@ class Llama:
         limit = self._n_ctx - len(prompt_tokens)
         if max_tokens is not None and max_tokens > 0:
             limit = min(limit, int(max_tokens))
-        rng = self._rng if seed is None else make_rng(seed)
-        return CompletionRun(
-            self, prompt_tokens, prompt_text, Sampler(params, rng), limit, stop, logprobs, echo,
-            list(logits_processor or []), _as_list(stopping_criteria), set(stop_tokens),
+        state = GenerationState(
+            prompt_tokens, sampler, self._vocab, max_tokens=limit, stop=stop, stop_tokens=stop_tokens,
+            logprobs=logprobs, constraint=constraint, logits_processor=logits_processor,
+            stopping_criteria=_as_list(stopping_criteria), text_offset=len(prompt_text),
         )  # fmt: skip
+        return CompletionRun(self._session, state, prompt_tokens, prompt_text, echo, self._vocab, self.verbose)
 
     # ---- chat ----------------------------------------------------------------------------------------------------
 
@@ -742,13 +743,26 @@ class Llama:
         logprobs: bool | None = None,
         top_logprobs: int | None = None,
         chat_template_kwargs: dict[str, Any] | None = None,
+        *,
+        stopping_criteria: Sequence[Callable] | Callable | None = None,
+        min_keep: int = 1,
+        top_n_sigma: float = -1.0,
+        xtc_probability: float = 0.0,
+        xtc_threshold: float = 0.1,
+        dry_multiplier: float = 0.0,
+        dry_base: float = 1.75,
+        dry_allowed_length: int = 2,
+        dry_penalty_last_n: int = -1,
+        dry_sequence_breakers: Sequence[str] | None = None,
+        samplers: str | Sequence[str] | None = None,
     ):
         """Answer a conversation. Returns llama-cpp-python's chat.completion dict, or with stream=True an iterator of
         chat.completion.chunk dicts. The prompt is the model's chat template (see `chat_format`); generation stops
-        at the model's end-of-turn tokens, the template's stop strings and `stop`."""
+        at the model's end-of-turn tokens, the template's stop strings and `stop`. response_format {"type":
+        "json_object"} (optionally with "schema") or {"type": "json_schema", "json_schema": {"schema": ...}}, or a
+        grammar, constrain the answer. The sampler options after chat_template_kwargs are create_completion's."""
         self._require_engine()
-        if response_format is not None and response_format.get("type", "text") != "text":
-            raise NotImplementedError("response_format json_object needs grammar support, not in llamacore yet")
+        constraint = self._constraint(grammar, response_format)
         if isinstance(tool_choice, dict) or function_call not in (None, "auto", "none"):
             raise NotImplementedError("forcing a tool call needs grammar support, not in llamacore yet")
         if functions and not tools:
@@ -757,12 +771,19 @@ class Llama:
         prompt = formatter.render(messages, add_generation_prompt=True, tools=tools, **(chat_template_kwargs or {}))
         prompt_tokens = self._chat_prompt_tokens(prompt)
         user_stop = [stop] if isinstance(stop, str) else list(stop or [])
+        sampler = self._sampler(
+            top_k=top_k, top_p=top_p, min_p=min_p, typical_p=typical_p, temp=temperature,
+            repeat_penalty=repeat_penalty, frequency_penalty=frequency_penalty, presence_penalty=presence_penalty,
+            logit_bias=logit_bias, mirostat_mode=mirostat_mode, mirostat_tau=mirostat_tau, mirostat_eta=mirostat_eta,
+            seed=seed, min_keep=min_keep, top_n_sigma=top_n_sigma, xtc_probability=xtc_probability,
+            xtc_threshold=xtc_threshold, dry_multiplier=dry_multiplier, dry_base=dry_base,
+            dry_allowed_length=dry_allowed_length, dry_penalty_last_n=dry_penalty_last_n,
+            dry_sequence_breakers=dry_sequence_breakers, samplers=samplers,
+        )  # fmt: skip
         run = self._completion_run(
-            prompt_tokens, prompt_text=prompt, max_tokens=max_tokens, temperature=temperature, top_p=top_p,
-            min_p=min_p, typical_p=typical_p, logprobs=(top_logprobs or 0) if logprobs else None, echo=False,
-            stop=user_stop + list(formatter.stop), frequency_penalty=frequency_penalty,
-            presence_penalty=presence_penalty, repeat_penalty=repeat_penalty, top_k=top_k, seed=seed,
-            mirostat_mode=mirostat_mode, logits_processor=logits_processor, grammar=grammar, logit_bias=logit_bias,
+            prompt_tokens, prompt_text=prompt, sampler=sampler, constraint=constraint, max_tokens=max_tokens,
+            logprobs=(top_logprobs or 0) if logprobs else None, echo=False, stop=user_stop + list(formatter.stop),
+            stopping_criteria=stopping_criteria, logits_processor=logits_processor,
             stop_tokens=self._stop_tokens(formatter.stop),
         )  # fmt: skip
         ident, created, name = f"chatcmpl-{uuid.uuid4()}", int(time.time()), model or self.model_path
@@ -797,10 +818,7 @@ class Llama:
 
     @staticmethod
     def longest_token_prefix(a: Sequence[int], b: Sequence[int]) -> int:
-        a, b = np.asarray(a), np.asarray(b)
-        n = min(a.shape[0], b.shape[0])
-        diff = np.flatnonzero(a[:n] != b[:n])
-        return int(diff[0]) if diff.size else n
+        return longest_token_prefix(a, b)
 
 
 class LlamaTokenizer:
@@ -820,6 +838,20 @@ class LlamaTokenizer:
 
     def decode(self, tokens: Sequence[int]) -> str:
         return self.detokenize(tokens).decode("utf-8", errors="ignore")
+
+
+# Sampler settings beyond llama-cpp-python's (llama.cpp's names): accepted by sample() and generate() as keywords.
+_SAMPLER_OPTIONS = (
+    "min_keep top_n_sigma xtc_probability xtc_threshold dry_multiplier dry_base dry_allowed_length dry_penalty_last_n "
+    "dry_sequence_breakers samplers seed logit_bias"
+).split()
+
+
+def _sampler_options(options: dict[str, Any]) -> dict[str, Any]:
+    for name in options:
+        if name not in _SAMPLER_OPTIONS:
+            raise TypeError(f"unexpected keyword argument {name!r}")
+    return options
 
 
 def _as_list(x) -> list:

@@ -35,6 +35,10 @@ The arrays returned are fresh (the caller may keep them). Calls on one Engine mu
 released during the forward pass; guard an Engine shared between threads with a lock).
 
 KV cache layout: per-sequence regions of cells, cell = position (see csrc/include/llamacore/graph.h).
+
+Above the Engine (the generation core Llama, the CLI and the server share): Session (session.py: one sequence's
+tokens, longest-prefix reuse, its logits) and GenerationState (generation.py: one sequence's sampler chain,
+constraint, stop detection and streaming text, stepped on a logits row without owning the forward pass).
 """
 
 from __future__ import annotations
@@ -48,8 +52,10 @@ import numpy as np
 from .. import _core
 from ..errors import ModelNotFoundError
 from ..graph import KV_TYPES
+from .generation import GenerationState, TokenEvent, Vocab, stream_generate
+from .session import Session
 
-__all__ = ["Engine"]
+__all__ = ["Engine", "GenerationState", "Session", "TokenEvent", "Vocab", "stream_generate"]
 
 _KV_IDS = {v: k for k, v in KV_TYPES.items()}
 

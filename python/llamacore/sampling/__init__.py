@@ -1,36 +1,56 @@
-"""Token sampling: small composable samplers (samplers.py) and the chain llama.cpp runs by default (chain.py)."""
+"""Token sampling: small composable samplers (samplers.py, dry.py) and llama.cpp's chain over them (chain.py)."""
 
-from .chain import LLAMA_DEFAULT_SEED, Sampler, SamplingParams, make_rng
+from .chain import (
+    DEFAULT_SAMPLERS,
+    LLAMA_DEFAULT_SEED,
+    Sampler,
+    SamplingParams,
+    make_rng,
+    parse_samplers,
+)
+from .dry import Breakers, dry
 from .samplers import (
     Candidates,
     greedy,
     log_softmax,
     min_p,
+    mirostat_v1,
+    mirostat_v2,
     penalties,
     sample_dist,
     softmax,
     temperature,
     top_k,
     top_k_row,
+    top_n_sigma,
     top_p,
     typical,
+    xtc,
 )
 
 __all__ = [
+    "DEFAULT_SAMPLERS",
     "LLAMA_DEFAULT_SEED",
+    "Breakers",
     "Candidates",
     "Sampler",
     "SamplingParams",
+    "dry",
     "greedy",
     "log_softmax",
     "make_rng",
     "min_p",
+    "mirostat_v1",
+    "mirostat_v2",
+    "parse_samplers",
     "penalties",
     "sample_dist",
     "softmax",
     "temperature",
     "top_k",
     "top_k_row",
+    "top_n_sigma",
     "top_p",
     "typical",
+    "xtc",
 ]

@@ -27,6 +27,11 @@ class TextStream:
         self.stopped = False  # a stop string was found
         self.stop_string: str | None = None
 
+    @property
+    def held_chars(self) -> int:
+        """Characters decoded but not shown yet."""
+        return len(self._held)
+
     def _holdback(self) -> int:
         """Length of the longest end of the held text that is a proper prefix of a stop string."""
         best = 0
