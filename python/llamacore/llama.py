@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from .chat import ChatFormatter, load_chat_formatter
+from .chat.tools import prepare_chat_request
 from .completion import CompletionRun, chat_logprobs, collect_completion, stream_chat, stream_completion
 from .engine.generation import GenerationState, Vocab
 from .engine.session import Session, longest_token_prefix
@@ -744,6 +745,7 @@ class Llama:
         top_logprobs: int | None = None,
         chat_template_kwargs: dict[str, Any] | None = None,
         *,
+        parallel_tool_calls: bool | None = None,
         stopping_criteria: Sequence[Callable] | Callable | None = None,
         min_keep: int = 1,
         top_n_sigma: float = -1.0,
@@ -763,12 +765,18 @@ class Llama:
         grammar, constrain the answer. The sampler options after chat_template_kwargs are create_completion's."""
         self._require_engine()
         constraint = self._constraint(grammar, response_format)
-        if isinstance(tool_choice, dict) or function_call not in (None, "auto", "none"):
-            raise NotImplementedError("forcing a tool call needs grammar support, not in llamacore yet")
-        if functions and not tools:
-            tools = [{"type": "function", "function": f} for f in functions]
         formatter = self.chat_formatter
-        prompt = formatter.render(messages, add_generation_prompt=True, tools=tools, **(chat_template_kwargs or {}))
+        req = prepare_chat_request(
+            formatter, messages, tools=tools, tool_choice=tool_choice, functions=functions,
+            function_call=function_call, parallel_tool_calls=parallel_tool_calls,
+            template_kwargs=chat_template_kwargs,
+        )  # fmt: skip
+        tool_constraint = req.constraint(self._tokenizer)  # None, or the tool call's schema (forced or lazy)
+        if tool_constraint is not None:
+            if constraint is not None:
+                raise ValueError("grammar/response_format cannot be combined with tools the model may call")
+            constraint = tool_constraint
+        prompt = req.prompt
         prompt_tokens = self._chat_prompt_tokens(prompt)
         user_stop = [stop] if isinstance(stop, str) else list(stop or [])
         sampler = self._sampler(
@@ -782,15 +790,16 @@ class Llama:
         )  # fmt: skip
         run = self._completion_run(
             prompt_tokens, prompt_text=prompt, sampler=sampler, constraint=constraint, max_tokens=max_tokens,
-            logprobs=(top_logprobs or 0) if logprobs else None, echo=False, stop=user_stop + list(formatter.stop),
-            stopping_criteria=stopping_criteria, logits_processor=logits_processor,
-            stop_tokens=self._stop_tokens(formatter.stop),
+            logprobs=(top_logprobs or 0) if logprobs else None, echo=False,
+            stop=user_stop + list(formatter.stop) + list(req.stop), stopping_criteria=stopping_criteria,
+            logits_processor=logits_processor, stop_tokens=self._stop_tokens(formatter.stop),
         )  # fmt: skip
         ident, created, name = f"chatcmpl-{uuid.uuid4()}", int(time.time()), model or self.model_path
         if stream:
-            return stream_chat(run, ident, created, name)
+            return req.stream(stream_chat(run, ident, created, name))
         result = collect_completion(run, ident, created, name)
         choice = result["choices"][0]
+        message, finish_reason = req.message(choice["text"], choice["finish_reason"])
         return {
             "id": ident,
             "object": "chat.completion",
@@ -799,9 +808,9 @@ class Llama:
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": choice["text"]},
+                    "message": message,
                     "logprobs": chat_logprobs(choice["logprobs"]),
-                    "finish_reason": choice["finish_reason"],
+                    "finish_reason": finish_reason,
                 }
             ],
             "usage": result["usage"],
