@@ -76,8 +76,11 @@ def test_gemma3_format():
         "<bos><start_of_turn>user\nBe brief.\n\nHi!<end_of_turn>\n<start_of_turn>model\nHello.<end_of_turn>\n"
         "<start_of_turn>user\nWhy is the sky blue?<end_of_turn>\n<start_of_turn>model\n"
     )
-    parts = [{"role": "user", "content": [{"type": "text", "text": " Hi "}, {"type": "image_url", "image_url": {}}]}]
-    assert fmt.render(parts) == "<bos><start_of_turn>user\nHi<end_of_turn>\n<start_of_turn>model\n"
+    parts = [{"role": "user", "content": [{"type": "text", "text": " Hi "}, {"type": "text", "text": "there "}]}]
+    assert fmt.render(parts) == "<bos><start_of_turn>user\nHi there<end_of_turn>\n<start_of_turn>model\n"
+    image = [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:,"}}]}]
+    with pytest.raises(ValueError, match="multimodal"):
+        fmt.render(image)
     with pytest.raises(ChatTemplateError, match="alternate"):
         fmt.render([{"role": "user", "content": "a"}, {"role": "user", "content": "b"}])
 

@@ -12,11 +12,14 @@ llama-cpp-python falls back. Named templates stored as tokenizer.chat_template.N
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .formats import FORMATS, ChatFormat
+from .messages import normalize_messages
 from .template import ChatTemplate, ChatTemplateError, check_messages
+from .tool_formats import CONVENTIONS, Convention, detect_convention
+from .tool_render import template_caps, template_messages
 
 GGUF_TEMPLATE_KEY = "tokenizer.chat_template"
 DEFAULT_GGUF_FORMAT = "chat_template.default"
@@ -28,12 +31,28 @@ class ChatFormatter:
     template: ChatTemplate
     stop: tuple[str, ...] = ()  # strings that end a turn (besides the model's end-of-generation tokens)
     default_system: str = ""
+    convention: Convention = field(default_factory=lambda: CONVENTIONS["generic"])  # how the model calls tools
 
     def render(
         self, messages: list[dict], *, add_generation_prompt: bool = True, tools: list[dict] | None = None, **kwargs
     ) -> str:
+        """The prompt for OpenAI-style messages (checked by chat.messages: content parts joined, images refused,
+        tool calls and tool results in the shape the template wants; see chat.tool_render for what is written
+        into the messages when the template cannot render tools itself)."""
+        from .tools import validate_tool_request
+
+        msgs = normalize_messages(messages)
+        try:
+            req = validate_tool_request(tools) if tools else None
+        except ValueError:  # not OpenAI tools: handed to the template as they are (create_chat_completion refuses)
+            req = None
+        if req is not None or any(m.get("tool_calls") or m["role"] == "tool" for m in msgs):
+            caps = template_caps(self.template)
+            msgs = template_messages(msgs, caps, self.convention, req.tools if req else None)
+            if not caps.tools:
+                tools = None
         return self.template.render(
-            messages,
+            msgs,
             add_generation_prompt=add_generation_prompt,
             tools=tools,
             default_system=self.default_system,
@@ -94,16 +113,22 @@ def load_chat_formatter(chat_format: str | None, metadata: Mapping[str, Any]) ->
     if name in gguf:
         # llama-cpp-python's Jinja2ChatFormatter stops on the eos text as well
         stop = (eos,) if eos else ()
-        return ChatFormatter(name, ChatTemplate(gguf[name], bos_token=bos, eos_token=eos, name=name), stop)
+        template = ChatTemplate(gguf[name], bos_token=bos, eos_token=eos, name=name)
+        return ChatFormatter(name, template, stop, convention=_convention(chat_format, gguf[name], metadata))
     fmt: ChatFormat | None = FORMATS.get(name)
     if fmt is None:
         known = ", ".join(available_chat_formats(metadata))
         raise ValueError(f"unknown chat_format {name!r}; known: {known}")
     template = ChatTemplate(fmt.template, bos_token=bos, eos_token=eos, name=name)
-    return ChatFormatter(name, template, fmt.stop, fmt.default_system)
+    return ChatFormatter(name, template, fmt.stop, fmt.default_system, _convention(name, None, metadata))
+
+
+def _convention(chat_format: str | None, source: str | None, metadata: Mapping[str, Any]) -> Convention:
+    return detect_convention(chat_format, source, metadata.get("tokenizer.ggml.tokens") or ())
 
 
 __all__ = [
+    "CONVENTIONS",
     "FORMATS",
     "ChatFormatter",
     "ChatTemplate",

@@ -119,3 +119,73 @@ FORMATS: dict[str, ChatFormat] = {
         ),
     ]
 }
+
+
+# llama-cpp-python's chat_format="chatml-function-calling" (facts from its handler): the tools are listed in the
+# system message as `functions.NAME:` + the parameters' JSON schema, with the instructions below; the model answers
+# `message:\n<text>` or one or more `functions.NAME:\n{arguments}` (read by chat.tool_formats).
+_CHATML_FC = (
+    "{%- if sys or tools -%}{{ '<|im_start|>system\\n' + (sys or '') }}"
+    "{%- if tools -%}{{ '\\n\\nYou have access to the following functions:\\n' }}"
+    "{%- for t in tools -%}{{ '\\nfunctions.' + t['function']['name'] + ':\\n' + t['function']['parameters'] | tojson"
+    " + '\\n' }}{%- endfor -%}"
+    "{{ '\\n\\nYou can respond to users messages with either a single message or one or more function calls.'"
+    " + '\\n\\nTo respond with a message begin the message with \\'message:\\', use the following format:'"
+    " + '\\n\\nmessage:\\n<message>'"
+    " + '\\n\\nTo respond with one or more function calls begin the message with \\'functions.<function_name>:\\','"
+    ' + \' use the following format:\\n\\nfunctions.<function_name>:\\n{ "arg1": "value1", "arg2": "value2" }\''
+    ' + \'\\nfunctions.<function_name>:\\n{ "arg1": "value1", "arg2": "value2" }\' }}'
+    "{%- endif -%}{{ '<|im_end|>\\n' }}{%- endif -%}"
+    "{%- for m in msgs -%}{{ '<|im_start|>' + m['role'] + '\\n' }}"
+    "{%- if m['role'] == 'assistant' and m['tool_calls'] is defined and m['tool_calls'] -%}"
+    "{%- for c in m['tool_calls'] -%}{{ 'functions.' + c['function']['name'] + ':\\n' + c['function']['arguments']"
+    " }}{%- if not loop.last -%}{{ '\\n' }}{%- endif -%}{%- endfor -%}"
+    "{%- elif m['role'] == 'assistant' and tools -%}{{ 'message:\\n' + text(m['content']) }}"
+    "{%- else -%}{{ text(m['content']) }}{%- endif -%}{{ '<|im_end|>\\n' }}"
+    "{%- endfor -%}{%- if add_generation_prompt -%}{{ '<|im_start|>assistant\\n' }}{%- endif -%}"
+)
+
+# MeetKai functionary v2 (llama-cpp-python's chat_format="functionary-v2"): every message is
+# `<|from|>ROLE\n<|recipient|>RECIPIENT\n<|content|>CONTENT`, tools are a TypeScript-like namespace in a system
+# message, an assistant turn ends with <|stop|>, and the prompt ends with `<|from|>assistant\n<|recipient|>`.
+_FUNCTIONARY_V2 = (
+    "{%- macro ptype(p) -%}{%- if p['enum'] is defined -%}{{ p['enum'] | map('tojson') | join(' | ') }}"
+    "{%- elif p['type'] == 'array' -%}{{ 'Array<' + ptype(p['items'] or {}) + '>' }}"
+    "{%- else -%}{{ p['type'] | default('any') }}{%- endif -%}{%- endmacro -%}"
+    "{%- set fsys = namespace(s='// Supported function definitions that should be called when necessary.\\n"
+    "namespace functions {\\n\\n') -%}"
+    "{%- for t in tools or [] -%}{%- set f = t['function'] -%}"
+    "{%- set ns = namespace(s='// ' + (f['description'] or '') + '\\ntype ' + f['name'] + ' = (_: {\\n') -%}"
+    "{%- for k, p in (f['parameters']['properties'] or {}).items() -%}"
+    "{%- set ns.s = ns.s + '// ' + (p['description'] or '') + '\\n' + k"
+    " + ('' if k in (f['parameters']['required'] or []) else '?') + ': ' + ptype(p) + ',\\n' -%}{%- endfor -%}"
+    "{%- set fsys.s = fsys.s + ns.s + '}) => any;\\n\\n' -%}{%- endfor -%}"
+    "{{ '<|from|>system\\n<|recipient|>all\\n<|content|>' + fsys.s + '} // namespace functions\\n' }}"
+    "{{ '<|from|>system\\n<|recipient|>all\\n<|content|>' + default_system + '\\n' }}"
+    "{%- for m in messages -%}"
+    "{%- if m['role'] in ('system', 'user') -%}"
+    "{{ '<|from|>' + m['role'] + '\\n<|recipient|>all\\n<|content|>' + text(m['content']) + '\\n' }}"
+    "{%- elif m['role'] == 'tool' -%}"
+    "{{ '<|from|>' + (m['name'] or 'tool') + '\\n<|recipient|>all\\n<|content|>' + text(m['content']) + '\\n' }}"
+    "{%- else -%}{%- set has = m['content'] is string and m['content'] -%}"
+    "{%- if has -%}{{ '<|from|>assistant\\n<|recipient|>all\\n<|content|>' + m['content'] }}{%- endif -%}"
+    "{%- for c in m['tool_calls'] or [] -%}{%- if has or not loop.first -%}{{ '\\n' }}{%- endif -%}"
+    "{{ '<|from|>assistant\\n<|recipient|>' + c['function']['name'] + '\\n<|content|>' + c['function']['arguments'] }}"
+    "{%- endfor -%}{{ '<|stop|>\\n' }}{%- endif -%}"
+    "{%- endfor -%}{%- if add_generation_prompt -%}{{ '<|from|>assistant\\n<|recipient|>' }}{%- endif -%}"
+)
+
+FORMATS.update(
+    {
+        "chatml-function-calling": _fmt("chatml-function-calling", _CHATML_FC, ("<|im_end|>",)),
+        "functionary-v2": _fmt(
+            "functionary-v2",
+            _FUNCTIONARY_V2,
+            ("<|stop|>",),
+            default_system="A chat between a curious user and an artificial intelligence assistant. The assistant"
+            " gives helpful, detailed, and polite answers to the user's questions. The assistant calls functions"
+            " with appropriate input when necessary",
+            split=False,
+        ),
+    }
+)
