@@ -35,7 +35,7 @@ def assert_same_logits(got, want):
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):
     path = tmp_path_factory.mktemp("engine") / "llama.gguf"
-    p = write_model(path, "llama", seed=3, ctx=256)
+    p = write_model(path, "llama", seed=3, n_ctx_train=256)
     return path, p
 
 

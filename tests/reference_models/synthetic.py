@@ -1,8 +1,12 @@
-"""Small random GGUF models of each architecture, written with llamacore's GGUF writer and quantizers.
+"""Small random GGUF models of any architecture llamacore declares, written with llamacore's GGUF writer and quantizers.
 
-write_model(path, arch, seed=0, **overrides) writes a file llamacore and the float64 references both load. Weights
-mix several GGML types (F32, F16, Q8_0, Q4_0, Q5_0, Q4_K, Q6_K), so the runtime's matmuls meet the formats of real
-files; the reference dequantizes the same bytes, so only the arithmetic differs.
+write_model(path, arch, seed=0, **sizes) writes a file llamacore and the float64 references both load. What goes in
+it comes from the architecture's declaration (llamacore.models.<arch>.ARCH): the metadata keys of its
+hyperparameters and its tensors with their declared shapes; nothing here is written per architecture. The
+reference models (the other modules of this package) do not read the declaration: they are the independent check.
+
+Weights mix several GGML types (F32, F16, Q8_0, Q4_0, Q5_0, Q4_K, Q6_K), so the runtime's matmuls meet the formats of
+real files; the reference dequantizes the same bytes, so only the arithmetic differs.
 """
 
 from __future__ import annotations
@@ -10,12 +14,24 @@ from __future__ import annotations
 import numpy as np
 
 from llamacore.gguf import GGMLType, GGUFWriter
+from llamacore.models import Architecture, lookup
 from llamacore.quants import quantize
 
-# Sizes: head_dim 32 keeps a q8_0 KV cache possible; n_ff 256 allows K-quants for ffn_down.
-BASE = dict(n_vocab=320, n_embd=128, n_ff=256, n_layer=3, n_head=4, n_head_kv=2, head_dim=32, ctx=512)
+# Sizes (hyperparameter names): head_dim 32 keeps a q8_0 KV cache possible; n_ff 256 allows K-quants for ffn_down.
+BASE = dict(
+    n_vocab=320,
+    n_embd=128,
+    n_ff=256,
+    n_layer=3,
+    n_head=4,
+    n_head_kv=2,
+    head_dim=32,
+    n_ctx_train=512,
+    eps=1e-6,
+    rope_freq_base=10000.0,
+)
 
-# Cycled over the 2-D weights (a type is skipped when the row length is not a multiple of its block).
+# Cycled over the matrices (a type is skipped when the row length is not a multiple of its block).
 TYPES = [GGMLType.Q8_0, GGMLType.Q4_0, GGMLType.F16, GGMLType.Q5_0, GGMLType.Q4_K, GGMLType.Q6_K, GGMLType.F32]
 BLOCK = {GGMLType.Q4_K: 256, GGMLType.Q6_K: 256, GGMLType.F16: 1, GGMLType.F32: 1}
 
@@ -27,91 +43,82 @@ def _tensor(w: GGUFWriter, name: str, a: np.ndarray, qtype: GGMLType) -> None:
     elif qtype == GGMLType.F16:
         w.add_tensor(name, a.astype(np.float16))
     else:
-        w.add_tensor(name, quantize(a, int(qtype)), type=qtype, shape=tuple(reversed(a.shape)))
+        rows = a.reshape(-1, a.shape[-1])
+        w.add_tensor(name, quantize(rows, int(qtype)), type=qtype, shape=tuple(reversed(a.shape)))
 
 
-class _Builder:
-    def __init__(self, w: GGUFWriter, rng: np.random.Generator):
-        self.w, self.rng, self.k = w, rng, 0
+class _Filler:
+    """Random contents by the declared kind of tensor. Large embeddings and lm_head give peaked next-token
+    distributions, so top-1 agreement means something."""
 
-    def matrix(self, name: str, rows: int, cols: int, scale: float | None = None, qtype=None) -> None:
-        """A [rows, cols] weight, N(0, scale^2) (default 1/sqrt(cols)), of the next type in TYPES that fits."""
-        a = self.rng.standard_normal((rows, cols)) * (scale if scale is not None else cols**-0.5)
-        if qtype is None:
-            while True:
-                qtype = TYPES[self.k % len(TYPES)]
-                self.k += 1
-                if cols % BLOCK.get(qtype, 32) == 0:
-                    break
-        _tensor(self.w, name, a, qtype)
+    def __init__(self, w: GGUFWriter, rng: np.random.Generator, values: dict):
+        self.w, self.rng, self.values = w, rng, values
+        self.k = 0  # next index into TYPES
+        self.n_factors = 0
 
-    def vector(self, name: str, n: int, mean: float = 1.0, spread: float = 0.2) -> None:
-        _tensor(self.w, name, mean + spread * self.rng.standard_normal(n), GGMLType.F32)
+    def __call__(self, name: str, spec, shape: tuple[int, ...]) -> None:
+        cols = shape[-1]
+        if spec.kind == "norm":
+            return _tensor(self.w, name, 1.0 + 0.2 * self.rng.standard_normal(shape), GGMLType.F32)
+        if spec.kind == "bias":
+            return _tensor(self.w, name, 0.5 * self.rng.standard_normal(shape), GGMLType.F32)
+        if spec.kind == "factors":  # rope frequency divisors, 1 for high frequencies up to 8, 16, ... for low ones
+            self.n_factors += 1
+            return _tensor(self.w, name, np.linspace(1.0, 8.0 * self.n_factors, cols), GGMLType.F32)
+        std = spec.std_for(self.values)
+        if std is None:
+            std = {"embedding": 1.0, "output": 4.0 * cols**-0.5}.get(spec.kind, cols**-0.5)
+        while True:
+            qtype = TYPES[self.k % len(TYPES)]
+            self.k += 1
+            if cols % BLOCK.get(qtype, 32) == 0:
+                break
+        _tensor(self.w, name, self.rng.standard_normal(shape) * std, qtype)
 
 
-def write_model(path, arch: str, seed: int = 0, **overrides) -> dict:
-    """Writes a random model of `arch` (llama, mistral, gemma3, qwen2, qwen3, phi3); returns its sizes."""
-    p = {**BASE, **overrides}
-    rng = np.random.default_rng(seed)
-    V, D, F, L = p["n_vocab"], p["n_embd"], p["n_ff"], p["n_layer"]
-    H, HKV, HD = p["n_head"], p["n_head_kv"], p["head_dim"]
-    w = GGUFWriter(path)
-    w.add("general.architecture", arch)
-    w.add("general.name", f"synthetic {arch}")
-    a = arch
-    w.add(f"{a}.context_length", p["ctx"])
-    w.add(f"{a}.embedding_length", D)
-    w.add(f"{a}.feed_forward_length", F)
-    w.add(f"{a}.block_count", L)
-    w.add(f"{a}.attention.head_count", H)
-    w.add(f"{a}.attention.head_count_kv", HKV)
-    w.add(f"{a}.attention.layer_norm_rms_epsilon", 1e-6)
-    w.add(f"{a}.rope.freq_base", p.get("rope_base", 10000.0))
-    if HD != D // H or arch in ("gemma3", "qwen3"):
-        w.add(f"{a}.attention.key_length", HD)
-        w.add(f"{a}.attention.value_length", HD)
-    if arch == "gemma3":
-        w.add(f"{a}.attention.sliding_window", p.get("sliding_window", 8))
-        w.add(f"{a}.attention.sliding_window_pattern", p.get("swa_pattern", 3))
-        if p.get("softcap_final", 10.0):
-            w.add(f"{a}.final_logit_softcapping", float(p.get("softcap_final", 10.0)))
-    b = _Builder(w, rng)
-    # Large embeddings and lm_head give peaked next-token distributions, so top-1 agreement means something.
-    tied = arch in ("gemma3",) or p.get("tied", False)
-    # Gemma scales the embedding by sqrt(n_embd): keep its tied table small, or each token would only predict itself.
-    b.matrix("token_embd.weight", V, D, scale=3.0 * D**-0.5 if arch == "gemma3" else 1.0)
-    if not tied:
-        b.matrix("output.weight", V, D, scale=4.0 * D**-0.5)
-    b.vector("output_norm.weight", D)
-    if arch in ("llama", "mistral") and p.get("rope_freqs", True):
-        # llama3-style frequency divisors: 1 for high frequencies, up to 8 for low ones
-        _tensor(w, "rope_freqs.weight", np.linspace(1.0, 8.0, HD // 2), GGMLType.F32)
-    if arch == "phi3" and p.get("rope_factors", True):
-        _tensor(w, "rope_factors_short.weight", np.linspace(1.0, 3.0, HD // 2), GGMLType.F32)
-        _tensor(w, "rope_factors_long.weight", np.linspace(1.0, 30.0, HD // 2), GGMLType.F32)
-    for i in range(L):
-        pre = f"blk.{i}."
-        b.vector(pre + "attn_norm.weight", D)
-        b.vector(pre + "ffn_norm.weight", D)
-        if arch == "phi3":
-            b.matrix(pre + "attn_qkv.weight", (H + 2 * HKV) * HD, D)
-            b.matrix(pre + "ffn_up.weight", 2 * F, D)
+def _hparams(arch: Architecture, sizes: dict) -> tuple[dict, dict]:
+    """(every hyperparameter's value, the metadata keys to write). Given values (BASE, the declaration's examples,
+    the caller's sizes) are written unless the file would derive the same value without them."""
+    given = {**BASE, **{h.name: h.example for h in arch.all_hparams if h.example is not None}, **sizes}
+    values, keys = {}, {}
+    for h in arch.all_hparams:
+        n_layer = values.get("n_layer")
+        if h.name in given:
+            v = h.convert(given[h.name], h.name, n_layer)
+            if h.key and (h.derive is None or v != h.convert(h.derived(values), h.name, n_layer)):
+                keys[h.key] = list(v) if isinstance(v, tuple) else v
         else:
-            b.matrix(pre + "attn_q.weight", H * HD, D)
-            b.matrix(pre + "attn_k.weight", HKV * HD, D)
-            b.matrix(pre + "attn_v.weight", HKV * HD, D)
-            b.matrix(pre + "ffn_gate.weight", F, D)
-            b.matrix(pre + "ffn_up.weight", F, D)
-        b.matrix(pre + "attn_output.weight", D, H * HD)
-        b.matrix(pre + "ffn_down.weight", D, F)
-        if arch == "qwen2":
-            for n, rows in (("attn_q", H * HD), ("attn_k", HKV * HD), ("attn_v", HKV * HD)):
-                b.vector(pre + n + ".bias", rows, mean=0.0, spread=0.5)
-        if arch in ("qwen3", "gemma3"):
-            b.vector(pre + "attn_q_norm.weight", HD)
-            b.vector(pre + "attn_k_norm.weight", HD)
-        if arch == "gemma3":
-            b.vector(pre + "post_attention_norm.weight", D)
-            b.vector(pre + "post_ffw_norm.weight", D)
+            v = h.derived(values) if h.derive else h.default
+            v = None if v is None else h.convert(v, h.name, n_layer)
+        values[h.name] = v
+    return values, keys
+
+
+def write_model(
+    path, arch: str | Architecture, seed: int = 0, *, omit=(), metadata=None, all_tensors=False, **sizes
+) -> dict:
+    """Writes a random model of `arch` (a declared architecture or alias, or a declaration); returns the
+    hyperparameters' values. sizes: hyperparameters by name (n_embd=64, sliding_window=4, ...). omit: tensors to
+    leave out ("output.weight"; a per-layer name such as "ffn_up.weight" for every layer, or "blk.1.ffn_up.weight").
+    metadata: keys to add or replace (None: remove) after the declared ones. all_tensors: also the optional tensors
+    that synthetic models leave out by default (example=False)."""
+    spec = arch if isinstance(arch, Architecture) else lookup(arch)
+    name = arch if isinstance(arch, str) else spec.name
+    unknown = set(sizes) - {h.name for h in spec.all_hparams}
+    if unknown:
+        raise TypeError(f"{spec.name} has no hyperparameter(s) {', '.join(sorted(unknown))}")
+    values, keys = _hparams(spec, sizes)
+    kv = {"general.architecture": name, "general.name": f"synthetic {name}"}
+    kv.update({f"{name}.{k}": v for k, v in keys.items()})
+    kv.update(metadata or {})
+    kv = {k: v for k, v in kv.items() if v is not None}  # metadata={key: None} removes a key
+    w = GGUFWriter(path)
+    for k, v in kv.items():
+        w.add(k, v)
+    fill = _Filler(w, np.random.default_rng(seed), values)
+    for t, i, tname in spec.expected(values):
+        if (t.optional and not t.example and not all_tensors) or tname in omit or (i is not None and t.name in omit):
+            continue
+        fill(tname, t, t.shape_for(values, i))
     w.write()
-    return p
+    return values

@@ -1,149 +1,91 @@
-"""What the architecture files share: hyperparameters from GGUF metadata, weights as graph tensors, and the
+"""What the architecture files share: weights as graph tensors, the declarations of the usual tensors, and the
 builders of the usual blocks (attention with rope, gated feed-forward, the lm_head).
 
-An architecture file (llama.py, gemma3.py, ...) defines `Params` (a subclass of ModelParams reading its own keys)
-and `build(g, hp, w)`, which records the forward pass of one batch with the builders below.
+An architecture file (llama.py, gemma3.py, ...) declares ARCH = Architecture(...) (see spec.py) with a
+`build(g, hp, w, n_ctx)` that records the forward pass of one batch with the builders below.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 
 from ..errors import GGUFError
 from ..graph import ROPE_NEOX, ROPE_NORMAL, Glu, Graph, RopeConfig, Tensor
+from .spec import Architecture, Params, TensorSpec
 
 __all__ = [
-    "ModelParams",
+    "ATTENTION",
+    "EMBEDDING",
+    "FFN",
+    "OUTPUT",
+    "QKV_BIAS",
+    "QK_NORM",
+    "ROPE_NEOX",
+    "ROPE_NORMAL",
     "Weights",
     "attention",
     "ffn",
     "lm_head",
-    "rope_config",
-    "ROPE_NEOX",
-    "ROPE_NORMAL",
 ]
 
-
-class Meta:
-    """Typed access to `{arch}.{key}` metadata with clear errors."""
-
-    def __init__(self, metadata: dict, arch: str):
-        self.m, self.arch = metadata, arch
-
-    def get(self, key: str, default=None):
-        return self.m.get(f"{self.arch}.{key}", default)
-
-    def int(self, key: str, default: int | None = None) -> int:
-        v = self.get(key, default)
-        if v is None:
-            raise GGUFError(f"model metadata lacks {self.arch}.{key}")
-        if not isinstance(v, (int, float)) or isinstance(v, bool):
-            raise GGUFError(
-                f"{self.arch}.{key} must be a number, not {type(v).__name__}: per-layer values are not "
-                "supported for this architecture"
-            )
-        return int(v)
-
-    def float(self, key: str, default: float | None = None) -> float:
-        v = self.get(key, default)
-        if v is None:
-            raise GGUFError(f"model metadata lacks {self.arch}.{key}")
-        return float(v)
-
-
-@dataclass
-class ModelParams:
-    """Hyperparameters every architecture has, read with the GGUF standard keys."""
-
-    arch: str
-    n_vocab: int
-    n_ctx_train: int
-    n_embd: int
-    n_layer: int
-    n_head: int
-    n_head_kv: int
-    head_dim: int
-    head_dim_v: int
-    n_ff: int
-    eps: float
-    rope: RopeConfig
-    extra: dict = field(default_factory=dict)
-
-    @classmethod
-    def read(cls, metadata: dict, tensors: dict, *, rope_mode: int, **overrides) -> dict:
-        """The common fields as a dict (architectures add theirs and construct their Params)."""
-        arch = metadata["general.architecture"]
-        m = Meta(metadata, arch)
-        n_embd = m.int("embedding_length")
-        n_head = m.int("attention.head_count")
-        head_dim = m.int("attention.key_length", n_embd // n_head)
-        lm = tensors.get("output.weight") or tensors.get("token_embd.weight")
-        if lm is None:
-            raise GGUFError("model has neither output.weight nor token_embd.weight")
-        n_ctx_train = m.int("context_length", 2048)
-        fields = dict(
-            arch=arch,
-            n_vocab=int(lm.shape[1]),
-            n_ctx_train=n_ctx_train,
-            n_embd=n_embd,
-            n_layer=m.int("block_count"),
-            n_head=n_head,
-            n_head_kv=m.int("attention.head_count_kv", n_head),
-            head_dim=head_dim,
-            head_dim_v=m.int("attention.value_length", head_dim),
-            n_ff=m.int("feed_forward_length", 0),
-            eps=m.float("attention.layer_norm_rms_epsilon", 1e-5),
-            rope=rope_config(
-                m, mode=rope_mode, n_dims=m.int("rope.dimension_count", head_dim), n_ctx_train=n_ctx_train
-            ),
-        )
-        fields.update(overrides)
-        if fields["n_head"] % fields["n_head_kv"]:
-            raise GGUFError(f"head_count {n_head} is not a multiple of head_count_kv {fields['n_head_kv']}")
-        return fields
-
-
-def rope_config(m: Meta, *, mode: int, n_dims: int, n_ctx_train: int, freq_base: float | None = None) -> RopeConfig:
-    """ggml rope parameters from rope.freq_base and rope.scaling.* (linear, yarn); llama3's scaling comes as the
-    rope_freqs.weight tensor instead (see Weights.rope_factors)."""
-    base = m.float("rope.freq_base", 10000.0) if freq_base is None else freq_base
-    kind = str(m.get("rope.scaling.type", "none") or "none")
-    factor = m.float("rope.scaling.factor", 0.0) or 1.0
-    n_ctx_orig = m.int("rope.scaling.original_context_length", n_ctx_train)
-    freq_scale = 1.0 / factor if kind in ("linear", "yarn") else 1.0
-    ext_factor = 1.0 if kind == "yarn" else 0.0
-    return RopeConfig(
-        n_dims=n_dims,
-        mode=mode,
-        freq_base=base,
-        freq_scale=freq_scale,
-        ext_factor=ext_factor,
-        attn_factor=m.float("rope.scaling.attn_factor", 1.0),
-        n_ctx_orig=n_ctx_orig,
-    )
+# ---- declarations of the usual tensors (numpy order: [rows, cols]) ----
+EMBEDDING = TensorSpec("token_embd.weight", "n_vocab, n_embd", kind="embedding")
+OUTPUT = (
+    TensorSpec("output_norm.weight", "n_embd", kind="norm"),
+    TensorSpec("output.weight", "n_vocab, n_embd", kind="output", tied="token_embd.weight"),
+)
+ATTENTION = (  # per layer: norm, separate q/k/v projections, output projection
+    TensorSpec("attn_norm.weight", "n_embd", kind="norm"),
+    TensorSpec("attn_q.weight", "n_head * head_dim, n_embd"),
+    TensorSpec("attn_k.weight", "n_head_kv * head_dim, n_embd"),
+    TensorSpec("attn_v.weight", "n_head_kv * head_dim_v, n_embd"),
+    TensorSpec("attn_output.weight", "n_embd, n_head * head_dim_v"),
+)
+QKV_BIAS = (
+    TensorSpec("attn_q.bias", "n_head * head_dim", kind="bias"),
+    TensorSpec("attn_k.bias", "n_head_kv * head_dim", kind="bias"),
+    TensorSpec("attn_v.bias", "n_head_kv * head_dim_v", kind="bias"),
+)
+QK_NORM = (  # rms norm of each q and k head before rope
+    TensorSpec("attn_q_norm.weight", "head_dim", kind="norm"),
+    TensorSpec("attn_k_norm.weight", "head_dim", kind="norm"),
+)
+FFN = (  # per layer: norm, gated feed-forward
+    TensorSpec("ffn_norm.weight", "n_embd", kind="norm"),
+    TensorSpec("ffn_gate.weight", "n_ff, n_embd"),
+    TensorSpec("ffn_up.weight", "n_ff, n_embd"),
+    TensorSpec("ffn_down.weight", "n_embd, n_ff"),
+)
 
 
 class Weights:
-    """A GGUF file's tensors as graph weights, registered zero-copy on first use.
+    """A GGUF file's tensors as graph weights, registered zero-copy on first use; only declared tensors.
 
-    w("blk.0.attn_q.weight") -> Tensor [rows, cols] (numpy order: GGUF's ne[1], ne[0]); w.get(name) -> None when
-    the file lacks it; w.layer(i)("attn_q.weight") is w(f"blk.{i}.attn_q.weight")."""
+    w("blk.0.attn_q.weight") -> Tensor [rows, cols] (numpy order: GGUF's ne[1], ne[0]); a tied tensor the file
+    lacks gives the one it is tied to. w.get(name) -> None when the file lacks an optional tensor or the
+    architecture does not declare it (shared builders ask for what some architectures have). w.layer(i)("x") is
+    w(f"blk.{i}.x"). `used` holds the names handed out."""
 
-    def __init__(self, g: Graph, tensors: dict):
-        self.g, self.tensors = g, tensors
-
-    def has(self, name: str) -> bool:
-        return name in self.tensors
+    def __init__(self, g: Graph, tensors: dict, arch: Architecture):
+        self.g, self.tensors, self.arch = g, tensors, arch
+        self.used: set[str] = set()
 
     def get(self, name: str) -> Tensor | None:
+        spec = self.arch.spec(name)
+        if spec is None:
+            return None
         t = self.tensors.get(name)
+        if t is None and spec.tied:
+            name, t = spec.tied, self.tensors.get(spec.tied)
         if t is None:
             return None
+        self.used.add(name)
         shape = tuple(int(s) for s in reversed(t.shape))
         return self.g.weight(t.data, int(t.type), shape, name)
 
     def __call__(self, name: str) -> Tensor:
+        if self.arch.spec(name) is None:  # a bug in the architecture file, not in the model file
+            raise LookupError(f"{self.arch.name}'s build uses tensor {name}, which its declaration lacks")
         t = self.get(name)
         if t is None:
             raise GGUFError(f"model file lacks tensor {name}")
@@ -166,7 +108,7 @@ class _Layer:
 
 def attention(
     g: Graph,
-    hp: ModelParams,
+    hp: Params,
     b: _Layer,
     h: Tensor,
     *,
@@ -216,12 +158,11 @@ def ffn(g: Graph, b: _Layer, h: Tensor, kind: Glu = Glu.swiglu) -> Tensor:
     return g.matmul(b("ffn_down.weight"), g.glu(kind, gate, up))
 
 
-def lm_head(g: Graph, hp: ModelParams, w: Weights, x: Tensor, softcap: float = 0.0) -> Tensor:
+def lm_head(g: Graph, hp: Params, w: Weights, x: Tensor, softcap: float = 0.0) -> Tensor:
     """Logits of the rows asked for: output_norm, then output.weight (or the tied token_embd.weight)."""
     x = g.select_rows(x)  # [outputs, n_embd]
     x = g.rms_norm(x, w("output_norm.weight"), hp.eps)
-    out = w.get("output.weight") or w("token_embd.weight")
-    logits = g.matmul(out, x, name="logits")  # [outputs, n_vocab]
+    logits = g.matmul(w("output.weight"), x, name="logits")  # [outputs, n_vocab]
     if softcap > 0:
         logits = g.softcap(logits, softcap, name="logits")
     g.set_output(logits)

@@ -7,20 +7,12 @@ GGUF stores Wq/Wk rows permuted for it. Llama 3.1+'s rope scaling comes as rope_
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from ..graph import Graph
-from .base import ROPE_NORMAL, ModelParams, Weights, attention, ffn, lm_head
+from .base import ATTENTION, EMBEDDING, FFN, OUTPUT, QKV_BIAS, ROPE_NORMAL, Weights, attention, ffn, lm_head
+from .spec import Architecture, Params, TensorSpec, optional
 
 
-@dataclass
-class Params(ModelParams):
-    @classmethod
-    def from_gguf(cls, metadata: dict, tensors: dict) -> Params:
-        return cls(**cls.read(metadata, tensors, rope_mode=ROPE_NORMAL))
-
-
-def build(g: Graph, hp: Params, w: Weights) -> None:
+def build(g: Graph, hp: Params, w: Weights, n_ctx: int) -> None:
     freq_factors = w.get("rope_freqs.weight")  # llama3 rope scaling
     x = g.get_rows(w("token_embd.weight"), g.tokens)  # [tokens, n_embd]
     for i in range(hp.n_layer):
@@ -31,3 +23,13 @@ def build(g: Graph, hp: Params, w: Weights) -> None:
         h = g.rms_norm(x, b("ffn_norm.weight"), hp.eps)
         x = x + ffn(g, b, h)
     lm_head(g, hp, w, x)
+
+
+ARCH = Architecture(
+    name="llama",
+    aliases=("mistral",),
+    build=build,
+    rope_mode=ROPE_NORMAL,
+    tensors=(EMBEDDING, *OUTPUT, TensorSpec("rope_freqs.weight", "n_rot // 2", kind="factors", optional=True)),
+    layer=(*ATTENTION, *optional(*QKV_BIAS), *FFN),
+)

@@ -8,33 +8,45 @@ Like llama.cpp, no sliding window even where phi3.attention.sliding_window is se
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from ..graph import Glu, Graph
-from .base import ROPE_NEOX, ModelParams, Weights, attention, lm_head
+from .base import EMBEDDING, OUTPUT, ROPE_NEOX, Weights, attention, lm_head
+from .spec import Architecture, Params, TensorSpec
 
 
-@dataclass
-class Params(ModelParams):
-    @classmethod
-    def from_gguf(cls, metadata: dict, tensors: dict) -> Params:
-        return cls(**cls.read(metadata, tensors, rope_mode=ROPE_NEOX))
-
-
-def build(g: Graph, hp: Params, w: Weights, n_ctx: int = 0) -> None:
+def build(g: Graph, hp: Params, w: Weights, n_ctx: int) -> None:
     long = n_ctx > (hp.rope.n_ctx_orig or hp.n_ctx_train)
     factors = w.get("rope_factors_long.weight" if long else "rope_factors_short.weight")
-    nq, nk = hp.n_head * hp.head_dim, hp.n_head_kv * hp.head_dim
+    nq, nk, nv = hp.n_head * hp.head_dim, hp.n_head_kv * hp.head_dim, hp.n_head_kv * hp.head_dim_v
     x = g.get_rows(w("token_embd.weight"), g.tokens)  # [tokens, n_embd]
     for i in range(hp.n_layer):
         b = w.layer(i)
         h = g.rms_norm(x, b("attn_norm.weight"), hp.eps)
-        qkv = g.matmul(b("attn_qkv.weight"), h)  # [tokens, nq + 2 nk]
-        parts = (g.view(qkv, 0, nq), g.view(qkv, nq, nk), g.view(qkv, nq + nk, hp.n_head_kv * hp.head_dim_v))
+        qkv = g.matmul(b("attn_qkv.weight"), h)  # [tokens, nq + nk + nv]
+        parts = (g.view(qkv, 0, nq), g.view(qkv, nq, nk), g.view(qkv, nq + nk, nv))
         a = attention(g, hp, b, h, rope=hp.rope, freq_factors=factors, qkv=parts)
         x = x + g.matmul(b("attn_output.weight"), a)
         h = g.rms_norm(x, b("ffn_norm.weight"), hp.eps)
         gu = g.matmul(b("ffn_up.weight"), h)  # [tokens, 2 n_ff]: gate then up
-        n_ff = gu.cols // 2
-        x = x + g.matmul(b("ffn_down.weight"), g.glu(Glu.swiglu, g.view(gu, 0, n_ff), g.view(gu, n_ff, n_ff)))
+        x = x + g.matmul(b("ffn_down.weight"), g.glu(Glu.swiglu, g.view(gu, 0, hp.n_ff), g.view(gu, hp.n_ff, hp.n_ff)))
     lm_head(g, hp, w, x)
+
+
+ARCH = Architecture(
+    name="phi3",
+    build=build,
+    rope_mode=ROPE_NEOX,
+    tensors=(
+        EMBEDDING,
+        *OUTPUT,
+        TensorSpec("rope_factors_short.weight", "n_rot // 2", kind="factors", optional=True),
+        TensorSpec("rope_factors_long.weight", "n_rot // 2", kind="factors", optional=True),
+    ),
+    layer=(
+        TensorSpec("attn_norm.weight", "n_embd", kind="norm"),
+        TensorSpec("attn_qkv.weight", "n_head * head_dim + n_head_kv * (head_dim + head_dim_v), n_embd"),
+        TensorSpec("attn_output.weight", "n_embd, n_head * head_dim_v"),
+        TensorSpec("ffn_norm.weight", "n_embd", kind="norm"),
+        TensorSpec("ffn_up.weight", "2 * n_ff, n_embd"),  # gate then up
+        TensorSpec("ffn_down.weight", "n_embd, n_ff"),
+    ),
+)

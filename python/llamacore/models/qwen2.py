@@ -2,26 +2,32 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from ..graph import Graph
-from .base import ROPE_NEOX, ModelParams, Weights, attention, ffn, lm_head
+from .base import ATTENTION, EMBEDDING, FFN, OUTPUT, QKV_BIAS, ROPE_NEOX, Weights, attention, ffn, lm_head
+from .spec import Architecture, Params, TensorSpec, optional
 
 
-@dataclass
-class Params(ModelParams):
-    @classmethod
-    def from_gguf(cls, metadata: dict, tensors: dict) -> Params:
-        return cls(**cls.read(metadata, tensors, rope_mode=ROPE_NEOX))
+def build(g: Graph, hp: Params, w: Weights, n_ctx: int) -> None:
+    decoder(g, hp, w, qk_norm=False)
 
 
-def build(g: Graph, hp: Params, w: Weights, qk_norm: bool = False) -> None:
+def decoder(g: Graph, hp: Params, w: Weights, *, qk_norm: bool) -> None:
+    """Qwen2's graph, and Qwen3's with qk_norm (rms norm of each q and k head before rope)."""
     x = g.get_rows(w("token_embd.weight"), g.tokens)  # [tokens, n_embd]
     for i in range(hp.n_layer):
         b = w.layer(i)
         h = g.rms_norm(x, b("attn_norm.weight"), hp.eps)
-        a = attention(g, hp, b, h, rope=hp.rope, qk_norm=qk_norm)  # q/k/v biases when the file has them
+        a = attention(g, hp, b, h, rope=hp.rope, qk_norm=qk_norm)  # q/k/v biases where declared
         x = x + g.matmul(b("attn_output.weight"), a, b.get("attn_output.bias"))
         h = g.rms_norm(x, b("ffn_norm.weight"), hp.eps)
         x = x + ffn(g, b, h)
     lm_head(g, hp, w, x)
+
+
+ARCH = Architecture(
+    name="qwen2",
+    build=build,
+    rope_mode=ROPE_NEOX,
+    tensors=(EMBEDDING, *OUTPUT),
+    layer=(*ATTENTION, *QKV_BIAS, *optional(TensorSpec("attn_output.bias", "n_embd", kind="bias")), *FFN),
+)
