@@ -658,7 +658,10 @@ inline void unpack_q3_K_row(const uint8_t* wb, KRow* o) {
     const uint8_t* sb = wb + 96;
     const float d = h2f(wb + 108);
     const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    const __m512i b = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sb)));  // bytes 0..11
+    // the 12 scale bytes end 2 bytes before the block does: a 16-byte load would read past the last block of a row
+    alignas(16) uint8_t s16[16] = {};
+    std::memcpy(s16, sb, 12);
+    const __m512i b = _mm512_cvtepu8_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(s16)));  // bytes 0..11
     const __m512i lo =
         _mm512_and_si512(_mm512_srlv_epi32(_mm512_permutexvar_epi32(_mm512_and_si512(lanes, _mm512_set1_epi32(7)), b),
                                            _mm512_slli_epi32(_mm512_srli_epi32(lanes, 3), 2)),

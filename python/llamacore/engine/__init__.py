@@ -89,6 +89,39 @@ def _i32(a, name: str) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
+_KV_BYTES_PER_VALUE = {"f32": 4.0, "f16": 2.0, "q8_0": 34 / 32}  # q8_0: 32 values in 34 bytes
+
+
+def physical_memory_bytes() -> int | None:
+    """This machine's RAM (None where the OS does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _per_layer(v, n_layer: int) -> list[int]:
+    return [int(x) for x in v] if isinstance(v, (tuple, list)) else [int(v)] * n_layer
+
+
+def _check_kv_fits(hp, n_ctx: int, type_k: str, type_v: str) -> None:
+    """Refuse, before anything is allocated, a context whose KV cache alone exceeds the machine's memory (a typo'd
+    n_ctx, or a file's absurd context length asked for with n_ctx=0), naming the bytes it would need."""
+    n_layer = int(hp.n_layer)
+    kv_heads = _per_layer(hp.n_head_kv, n_layer)
+    k_dim = _per_layer(getattr(hp, "head_dim", 0), n_layer)
+    v_dim = _per_layer(getattr(hp, "head_dim_v", None) or getattr(hp, "head_dim", 0), n_layer)
+    per_cell = sum(h * (k * _KV_BYTES_PER_VALUE[type_k] + v * _KV_BYTES_PER_VALUE[type_v])
+                   for h, k, v in zip(kv_heads, k_dim, v_dim, strict=True))  # fmt: skip
+    need = per_cell * n_ctx
+    have = physical_memory_bytes()
+    if have is not None and need > have:
+        raise ValueError(
+            f"n_ctx={n_ctx} needs {need:,.0f} bytes ({need / 2**30:,.1f} GiB) of KV cache ({type_k}/{type_v}), more "
+            f"than this machine's {have / 2**30:,.1f} GiB of memory: ask for a smaller n_ctx"
+        )
+
+
 class Engine:
     """A loaded model ready to run forward passes (see the module docstring for the contract)."""
 
@@ -133,6 +166,7 @@ class Engine:
             self.n_batch = min(int(n_batch), self.n_ctx)  # as llama.cpp: a batch never exceeds the context
             self.n_seq_max = int(n_seq_max)
             self.n_threads = int(n_threads or _core.physical_core_count())
+            _check_kv_fits(hp, self.n_ctx, _kv_type(type_k), _kv_type(type_v))
             self._program = graph.compile(
                 max_tokens=self.n_batch,
                 n_ctx=self.n_ctx,

@@ -144,8 +144,8 @@ def make_rng(seed: int | None) -> np.random.Generator:
     """A generator for `seed`; None or LLAMA_DEFAULT_SEED (or -1) draw a fresh seed from the OS."""
     if seed is None or seed == LLAMA_DEFAULT_SEED or seed == -1:
         return np.random.default_rng(int.from_bytes(os.urandom(8), "little"))
-    if seed < 0:
-        raise ValueError(f"seed must be >= 0 (or -1 for a random seed), got {seed}")
+    if seed < 0 or seed >= 2**64:
+        raise ValueError(f"seed must be in [0, 2**64) (or -1 for a random seed), got {seed}")
     return np.random.default_rng(seed)
 
 
