@@ -20,9 +20,11 @@ import importlib
 import importlib.util
 import os
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -74,6 +76,44 @@ def _scalar_metadata(metadata: dict[str, Any]) -> dict[str, str]:
         if isinstance(v, (str, int, float, bool, np.integer, np.floating, np.bool_)):
             out[k] = str(v).lower() if isinstance(v, (bool, np.bool_)) else str(v)
     return out
+
+
+class _Exclusive:
+    """One generation at a time on a Llama: its session (KV cache, tokens, logits) is a single sequence.
+
+    Another thread waits until the current call or stream has finished (calls are serialised). On the thread that
+    holds it, a new call closes that thread's unfinished stream first (an abandoned `for chunk in stream` loop, e.g.
+    after Ctrl-C): the old stream ends there, as llama-cpp-python's would have its state overwritten."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._owner: int | None = None  # the thread holding the lock
+        self._stream: Iterator | None = None  # the suspended stream holding it, if any
+
+    @contextmanager
+    def hold(self):
+        me = threading.get_ident()
+        if self._owner == me:
+            if self._stream is None:
+                raise RuntimeError("a Llama was called again from inside one of its own calls")
+            self._stream.close()  # releases the lock through its own `hold`
+        with self._lock:
+            self._owner = me
+            try:
+                yield
+            finally:
+                self._owner, self._stream = None, None
+
+    def stream(self, make: Callable[[], Iterator]) -> Iterator:
+        """An iterator over make()'s items that holds the lock from its first item to its end."""
+
+        def run():
+            with self.hold():
+                self._stream = it
+                yield from make()
+
+        it = run()
+        return it
 
 
 class Llama:
@@ -183,6 +223,7 @@ class Llama:
         verbose: bool = True,
     ) -> None:
         self._engine = None
+        self._exclusive = _Exclusive()
         self._vocab_only = engine_factory is None
         self.model_path = model_path
         self.verbose = verbose
@@ -228,6 +269,13 @@ class Llama:
         if engine_factory is not None:
             t0 = time.perf_counter()
             self._engine = engine_factory(self._n_ctx, self.n_batch, self.n_threads)
+            rows = int(getattr(self._engine, "n_vocab", self._n_vocab))
+            if rows < self._n_vocab:  # more rows than tokens is fine (padded vocabularies); fewer is a broken file
+                self.close()
+                raise ValueError(
+                    f"the tokenizer has {self._n_vocab} tokens but token_embd.weight has only {rows} rows: "
+                    "the file's vocabulary and weights disagree"
+                )
             if verbose:
                 name = metadata.get("general.name", os.path.basename(model_path))
                 print(
@@ -363,7 +411,8 @@ class Llama:
 
     def reset(self) -> None:
         """Forget the evaluated tokens (the next eval starts at position 0)."""
-        self._session.reset()
+        with self._exclusive.hold():
+            self._session.reset()
 
     def set_seed(self, seed: int) -> None:
         self._seed = seed
@@ -371,6 +420,10 @@ class Llama:
 
     def eval(self, tokens: Sequence[int]) -> None:
         """Evaluate tokens after the current ones, in chunks of n_batch, keeping the logits (see `scores`)."""
+        with self._exclusive.hold():
+            self._eval(tokens)
+
+    def _eval(self, tokens: Sequence[int]) -> None:
         self._require_engine()
         tokens = np.asarray(tokens, dtype=np.int64).reshape(-1)
         self._check_token_ids(tokens)
@@ -386,6 +439,8 @@ class Llama:
     ) -> Sampler:  # fmt: skip
         """A checked sampler chain for one generation (ValueError/TypeError for bad settings)."""
         bias = {int(k): float(v) for k, v in logit_bias.items()} if logit_bias else None
+        if bias and any(v != v for v in bias.values()):
+            raise ValueError("logit_bias values must be numbers (-inf bans a token), not NaN")
         params = SamplingParams(
             temp=float(temp), top_k=int(top_k), top_p=float(top_p), min_p=float(min_p), typical_p=float(typical_p),
             repeat_penalty=float(repeat_penalty), frequency_penalty=float(frequency_penalty),
@@ -507,7 +562,9 @@ class Llama:
             mirostat_tau=mirostat_tau, mirostat_eta=mirostat_eta, **_sampler_options(sampler_options),
         )  # fmt: skip
         constraint = self._constraint(grammar, response_format)
-        return self._generate(tokens, sampler, reset, constraint, logits_processor, _as_list(stopping_criteria))
+        return self._exclusive.stream(
+            lambda: self._generate(tokens, sampler, reset, constraint, logits_processor, _as_list(stopping_criteria))
+        )
 
     def _generate(self, tokens, sampler: Sampler, reset: bool, constraint, logits_processor, criteria) -> Iterator[int]:
         if reset:
@@ -515,7 +572,7 @@ class Llama:
             self._check_token_ids(tokens)
             self._session.prepare(tokens)
         else:
-            self.eval(tokens)
+            self._eval(tokens)
         state = GenerationState(self.input_ids, sampler, self._vocab, stop_at_eog=False, constraint=constraint,
                                 logits_processor=logits_processor, stopping_criteria=criteria)  # fmt: skip
         while True:
@@ -527,7 +584,7 @@ class Llama:
                 return
             if extra:
                 state.add_tokens(extra)
-            self.eval([ev.token, *(extra or [])])
+            self._eval([ev.token, *(extra or [])])
 
     # ---- completions ---------------------------------------------------------------------------------------------
 
@@ -601,8 +658,9 @@ class Llama:
         )  # fmt: skip
         ident, created, name = f"cmpl-{uuid.uuid4()}", int(time.time()), model or self.model_path
         if stream:
-            return stream_completion(run, ident, created, name)
-        return collect_completion(run, ident, created, name)
+            return self._exclusive.stream(lambda: stream_completion(run, ident, created, name))
+        with self._exclusive.hold():
+            return collect_completion(run, ident, created, name)
 
     def _completion_prompt(self, prompt: str | Sequence[int], suffix: str | None) -> list[int]:
         if isinstance(prompt, str):
@@ -796,8 +854,9 @@ class Llama:
         )  # fmt: skip
         ident, created, name = f"chatcmpl-{uuid.uuid4()}", int(time.time()), model or self.model_path
         if stream:
-            return req.stream(stream_chat(run, ident, created, name))
-        result = collect_completion(run, ident, created, name)
+            return self._exclusive.stream(lambda: req.stream(stream_chat(run, ident, created, name)))
+        with self._exclusive.hold():
+            result = collect_completion(run, ident, created, name)
         choice = result["choices"][0]
         message, finish_reason = req.message(choice["text"], choice["finish_reason"])
         return {
