@@ -1,13 +1,17 @@
 """llama.cpp's GBNF grammars for the constraint engine: parse (errors with their position), check that every rule the
 root reaches can end, and translate to llguidance's Lark dialect.
 
-The parser and translator are llguidance's own (llguidance.gbnf_to_lark, the converter llama.cpp's llguidance build
-relies on); this module adds the checks llama.cpp makes at load time and errors that say where the grammar is wrong.
+The parser is llguidance's (llguidance.gbnf_to_lark). The translation is ours and character-level: every rule stays a
+grammar rule and every literal is split into one-character pieces. llguidance's own translation turns rules made only
+of text into lexer tokens, which its lexer matches greedily: then "3\n" in arithmetic.gbnf's `num ::= [0-9]+ ws`
+swallows the newline the next rule needs, and `"int"` in c.gbnf shadows an identifier "inty". GBNF's meaning is
+character by character (llama.cpp keeps every parse alive), and so is this translation.
 """
 
 from __future__ import annotations
 
 import functools
+import re
 
 import llguidance
 from llguidance import gbnf_to_lark as _g2l
@@ -45,12 +49,28 @@ def _can_end(node, productive: set[str]) -> bool:
     raise TypeError(f"unexpected GBNF node {type(node).__name__}")
 
 
-def check_gbnf(text: str) -> None:
-    """Raise ValueError when `text` is not a usable GBNF grammar: a syntax error (with line and column), a rule used
-    but not defined, no `root` rule, or a rule reachable from root that can never end (e.g. `x ::= "a" x`), which
-    would make generation run until the length limit."""
+class _CharLevelParser(_g2l.GrammarParser):
+    """llguidance's GBNF parser, with each quoted literal kept as a sequence of one-character literals."""
+
+    def _parse_literal(self, pos):
+        if pos.current() != '"':
+            raise _g2l.GbnfToLarkError(pos, "Expected '\"'")
+        pos = pos.advance()
+        chars: list = []
+        while True:
+            c, pos = self._parse_char(pos)
+            if c == '"':
+                break
+            chars.append(_g2l.LiteralNode(c))
+        return (chars[0] if len(chars) == 1 else _g2l.SequenceNode(chars)), pos
+
+
+def parse_gbnf(text: str) -> dict:
+    """GBNF text -> {rule name: llguidance RuleNode}, checked: raises ValueError for a syntax error (with line and
+    column), a rule used but not defined, no `root` rule, or a rule reachable from root that can never end (e.g.
+    `x ::= "a" x`), which would make generation run until the length limit."""
     try:
-        rules = _g2l.GrammarParser().parse(text)
+        rules = _CharLevelParser().parse(text)
     except _g2l.GbnfToLarkError as e:
         message = str(e).split(" at line ")[0]
         context = str(e.pos).split(", ", 1)[-1]  # 'text before' ^ 'text after'
@@ -78,6 +98,32 @@ def check_gbnf(text: str) -> None:
     if endless:
         names = ", ".join(f"'{n}'" for n in endless)
         raise ValueError(f"GBNF grammar can never end: rule(s) {names} have no finite derivation")
+    return {name: rules[name] for name in rules if name in reachable}
+
+
+def _lark(rules: dict) -> str:
+    """llguidance Lark text of parsed GBNF rules: lowercase rule names (so all stay grammar rules), root -> start."""
+    names = {
+        name: "start" if name == "root" else f"r{i}_{re.sub('[^a-z0-9]', '_', name.lower())}"
+        for i, name in enumerate(rules)
+    }
+
+    def expr(node) -> str:
+        if isinstance(node, _g2l.RuleRefNode):
+            return names[node.name]
+        if isinstance(node, (_g2l.LiteralNode, _g2l.RegexNode)):
+            return str(node)
+        if isinstance(node, _g2l.RepetitionNode):
+            inner, lo, hi = expr(node.node), node.min_times, node.max_times
+            suffix = {(0, None): "*", (1, None): "+", (0, 1): "?"}.get((lo, hi), f"{{{lo},{'' if hi is None else hi}}}")
+            return f"({inner}){suffix}"
+        if isinstance(node, _g2l.SequenceNode):
+            return " ".join(expr(n) for n in node.nodes) if node.nodes else '""'
+        if isinstance(node, _g2l.AlternativeNode):
+            return "(" + " | ".join(expr(n) for n in node.alternatives) + ")"
+        raise TypeError(f"unexpected GBNF node {type(node).__name__}")
+
+    return "%llguidance {}\n" + "".join(f"{names[n]}: {expr(r.alternatives)}\n" for n, r in rules.items())
 
 
 @functools.lru_cache(maxsize=256)
@@ -86,14 +132,7 @@ def gbnf_to_llguidance(text: str) -> str:
     also accepts). Raises ValueError for an invalid grammar."""
     if not isinstance(text, str):
         raise TypeError(f"grammar must be a str, not {type(text).__name__}")
-    if _g2l.is_lark_syntax(text):
-        lark = text
-    else:
-        check_gbnf(text)
-        try:
-            lark = _g2l.gbnf_to_lark(text)
-        except Exception as e:  # the converter raises bare Exception (e.g. two rules that map to the same Lark name)
-            raise ValueError(f"invalid GBNF grammar: {e}") from None
+    lark = text if _g2l.is_lark_syntax(text) else _lark(parse_gbnf(text))
     grammar = llguidance.LLMatcher.grammar_from_lark(lark)
     is_error, messages = llguidance.LLMatcher.validate_grammar_with_warnings(grammar)
     if is_error:

@@ -67,8 +67,11 @@ class GrammarConstraint:
         if self._mask is None:
             m = self._matcher
             m.unsafe_compute_mask_ptr(self._words.ctypes.data, self._words.nbytes)
-            if m.is_error():
-                raise ValueError(f"grammar {self._description} failed: {m.get_error()}")
+            if m.is_error():  # llguidance stops with an error when no token can extend the text
+                reason = m.get_error().splitlines()[0] if m.get_error() else "error"
+                raise ValueError(
+                    f"grammar {self._description}: no token of this model can continue the text here ({reason})"
+                )
             bits = self._words.view(np.uint8)  # little-endian words: bit j of byte i is token 8*i + j
             mask = np.unpackbits(bits, bitorder="little", count=self._vocab.n_vocab).view(np.bool_)
             if not mask.any():

@@ -42,7 +42,10 @@ def token_pieces(tokenizer: Tokenizer) -> tuple[list[bytes], list[int]]:
 
 
 class _TokenizerAdapter:
-    """What llguidance.TokenizerWrapper asks of a tokenizer (attributes and a bytes -> ids call)."""
+    """What llguidance.TokenizerWrapper asks of a tokenizer: attributes, and text -> ids. llguidance tokenizes the
+    text a grammar forces (e.g. a JSON key) and allows only that tokenization's first token there, so the ids must
+    spell exactly the text: the model's tokenizer does when it can (SentencePiece models that add a space in front of
+    the text do not), else the longest pieces are taken from the left."""
 
     def __init__(self, tokenizer: Tokenizer, pieces: list[bytes], special: list[int], eog: list[int]):
         self.tokens = pieces
@@ -50,9 +53,34 @@ class _TokenizerAdapter:
         self.eos_token_id = eog[0]
         self.bos_token_id = tokenizer.token_bos() if tokenizer.token_bos() >= 0 else None
         self._tokenizer = tokenizer
+        self._by_piece: dict[bytes, int] | None = None
 
     def __call__(self, text: bytes) -> list[int]:
-        return self._tokenizer.tokenize(text, add_bos=False)
+        ids = self._tokenizer.tokenize(text, add_bos=False)
+        if b"".join(self.tokens[i] for i in ids) == text:
+            return ids
+        return self._greedy(text)
+
+    def _greedy(self, text: bytes) -> list[int]:
+        """Longest-piece-first tokenization of `text`, up to the first byte no piece starts with."""
+        if self._by_piece is None:
+            by_piece: dict[bytes, int] = {}
+            for token, piece in enumerate(self.tokens):
+                if piece and not piece.startswith(_SPECIAL_PREFIX):
+                    by_piece.setdefault(piece, token)
+            self._by_piece = by_piece
+        longest = max(map(len, self._by_piece), default=0)
+        ids, i = [], 0
+        while i < len(text):
+            for n in range(min(longest, len(text) - i), 0, -1):
+                token = self._by_piece.get(text[i : i + n])
+                if token is not None:
+                    ids.append(token)
+                    i += n
+                    break
+            else:
+                break
+        return ids
 
 
 class Vocabulary:
