@@ -102,7 +102,7 @@ def json_schema_grammar(schema: dict | bool | str | None) -> str:
     a bad pattern, ...); TypeError when the schema is not a dict."""
     schema = normalize_schema(schema)
     try:
-        text = json.dumps(schema, sort_keys=True, allow_nan=False)
+        text = json.dumps(schema, allow_nan=False)  # key order kept: properties are generated in schema order
     except (TypeError, ValueError) as e:
         raise ValueError(f"JSON schema cannot be written as JSON: {e}") from None
     return _compile(text)
