@@ -422,3 +422,14 @@ def test_forced_text_uses_exact_pieces():
         ("root ::= [ab]+", [3, 4]),
     ):
         assert np.flatnonzero(LlamaGrammar.from_string(text).constraint(tok).allowed()).tolist() == want, text
+
+
+def test_schema_properties_in_schema_order(smollm2_tok):
+    tok = smollm2_tok
+    schema = {"type": "object", "properties": {"zeta": {"type": "integer"}, "alpha": {"type": "integer"}}}
+    c = json_schema_constraint({**schema, "required": ["zeta", "alpha"]}, tok)
+    feed(c, tok.tokenize('{"zeta": 1, "alpha": 2}', add_bos=False))
+    assert c.is_accepting()
+    c = json_schema_constraint({**schema, "required": ["zeta", "alpha"]}, tok)
+    with pytest.raises(AssertionError):
+        feed(c, tok.tokenize('{"alpha": 2, "zeta": 1}', add_bos=False))
