@@ -433,3 +433,70 @@ def test_schema_properties_in_schema_order(smollm2_tok):
     c = json_schema_constraint({**schema, "required": ["zeta", "alpha"]}, tok)
     with pytest.raises(AssertionError):
         feed(c, tok.tokenize('{"alpha": 2, "zeta": 1}', add_bos=False))
+
+
+# ---- which rules become lexer tokens (speed) without changing what the grammar accepts ----
+
+
+def _accepts(text: str, gbnf: str, tok: Tokenizer) -> bool:
+    """Whether the grammar accepts `text` as the model tokenizes it (tokens cross lexeme boundaries: "inty" is
+    "int" + "y"). Not byte by byte: where a grammar forces text, only the model's own tokenization of it is allowed."""
+    c = LlamaGrammar.from_string(gbnf).constraint(tok)
+    for t in tok.tokenize(text, add_bos=False):
+        if not c.allowed()[t]:
+            return False
+        c.accept(t)
+    return c.is_accepting()
+
+
+@pytest.mark.parametrize(
+    "gbnf, text, accepted",
+    [
+        ('root ::= num "x" | "1" [0-9] "y"\nnum ::= [0-9]+', "12y", True),  # a competitor where num may start
+        ('root ::= num "x" | "1" [0-9] "y"\nnum ::= [0-9]+', "12x", True),
+        ('root ::= word "s"\nword ::= [a-z]+', "cats", True),  # what follows word can extend it
+        ('root ::= kw | id " "\nkw ::= "int"\nid ::= [a-z]+', "inty ", True),  # "int" must not shadow "inty"
+        ('root ::= kw | id " "\nkw ::= "int"\nid ::= [a-z]+', "int", True),
+        ('root ::= n ("," n)*\nn ::= [0-9]+', "1,22,333", True),  # promoted: nothing can follow that extends it
+        ('root ::= n ("," n)*\nn ::= [0-9]+', "1,,2", False),
+        ('root ::= (a | b)+\na ::= "x" "y"?\nb ::= "yz"', "xyz", True),  # "x" then "yz", though a could be "xy"
+        ('root ::= (a | b)+\na ::= "x" "y"?\nb ::= "yz"', "xyyz", True),
+        ('root ::= (a | b)+\na ::= "x" "y"?\nb ::= "yz"', "xzz", False),
+    ],
+)
+def test_lexer_tokens_keep_gbnf_meaning(gbnf, text, accepted, smollm2_tok):
+    assert _accepts(text, gbnf, smollm2_tok) == accepted
+
+
+def test_lexer_token_choice():
+    from llamacore.sampling.gbnf import parse_gbnf
+    from llamacore.sampling.gbnf_lexemes import extension_chars, promoted_rules
+
+    def promoted(name):
+        return promoted_rules(parse_gbnf((GRAMMARS / f"{name}.gbnf").read_text()))
+
+    assert promoted("json") == {"string", "number"}  # the text runs of JSON: fast masks
+    assert promoted("arithmetic") == set()  # num/ident end in ws, which "\n" after a term needs
+    assert "identifier" not in promoted("c")  # keywords start with the same letters
+    rules = parse_gbnf('root ::= x y z w\nx ::= "a" | "abc"\ny ::= [0-9]+\nz ::= "a" [b]?\nw ::= [^a]')
+    assert extension_chars(rules, "x") == ((ord("b"), ord("b")),)
+    assert extension_chars(rules, "y") == ((ord("0"), ord("9")),)
+    assert extension_chars(rules, "z") == ((ord("b"), ord("b")),)
+    assert extension_chars(rules, "w") == ()
+
+
+@pytest.mark.parametrize(
+    "text, accepted",
+    [
+        ('{"a": -0.5, "b": [], "c": {}, "d": "x\\"y\\u00e9", "e": [1, 2e5, null]}', True),
+        ('{"a":1,"b":"2"}', True),
+        ('{"a": 1}\n  ', True),
+        ('{"a": 01}', False),
+        ('{"a": "x\ny"}', False),  # a raw newline inside a string
+        ('{"a" : 1 }', True),  # json.gbnf's strings and numbers end with optional space
+        ('{"a": 1,}', False),
+    ],
+)
+def test_json_gbnf_strings_and_numbers(text, accepted, smollm2_tok):
+    """json.gbnf's strings and numbers become lexer tokens: what it accepts is unchanged."""
+    assert _accepts(text, (GRAMMARS / "json.gbnf").read_text(), smollm2_tok) == accepted

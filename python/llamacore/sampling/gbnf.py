@@ -1,20 +1,21 @@
 """llama.cpp's GBNF grammars for the constraint engine: parse (errors with their position), check that every rule the
 root reaches can end, and translate to llguidance's Lark dialect.
 
-The parser is llguidance's (llguidance.gbnf_to_lark). The translation is ours and character-level: every rule stays a
-grammar rule and every literal is split into one-character pieces. llguidance's own translation turns rules made only
-of text into lexer tokens, which its lexer matches greedily: then "3\n" in arithmetic.gbnf's `num ::= [0-9]+ ws`
-swallows the newline the next rule needs, and `"int"` in c.gbnf shadows an identifier "inty". GBNF's meaning is
-character by character (llama.cpp keeps every parse alive), and so is this translation.
+The parser is llguidance's (llguidance.gbnf_to_lark). The translation is ours (gbnf_lexemes.py): llguidance's own
+turns every rule made only of text into a lexer token, which its greedy lexer commits to, so "3\n" in arithmetic.gbnf's
+`num ::= [0-9]+ ws` swallows the newline the next rule needs and `"int"` in c.gbnf shadows an identifier "inty".
+GBNF's meaning is character by character (llama.cpp keeps every parse alive); ours keeps that meaning and makes a rule
+a lexer token only where greed provably loses no parse (JSON strings and numbers in json.gbnf, for example).
 """
 
 from __future__ import annotations
 
 import functools
-import re
 
 import llguidance
 from llguidance import gbnf_to_lark as _g2l
+
+from .gbnf_lexemes import class_charset, decode_char, to_lark
 
 
 def _where(pos) -> str:
@@ -50,7 +51,8 @@ def _can_end(node, productive: set[str]) -> bool:
 
 
 class _CharLevelParser(_g2l.GrammarParser):
-    """llguidance's GBNF parser, with each quoted literal kept as a sequence of one-character literals."""
+    """llguidance's GBNF parser, with each quoted literal kept as a sequence of one-character literals, and every
+    one-character node annotated with its set of code points (`.charset`)."""
 
     def _parse_literal(self, pos):
         if pos.current() != '"':
@@ -61,8 +63,22 @@ class _CharLevelParser(_g2l.GrammarParser):
             c, pos = self._parse_char(pos)
             if c == '"':
                 break
-            chars.append(_g2l.LiteralNode(c))
+            node = _g2l.LiteralNode(c)
+            code = decode_char(c)
+            node.charset = ((code, code),)
+            chars.append(node)
         return (chars[0] if len(chars) == 1 else _g2l.SequenceNode(chars)), pos
+
+    def _parse_char_class(self, pos):
+        node, end = super()._parse_char_class(pos)
+        items, p = [], pos.advance()  # the characters again, as _parse_char gives them, up to the closing bracket
+        while True:
+            c, p = self._parse_char(p)
+            if c == "]":
+                break
+            items.append(c)
+        node.charset = class_charset(items)
+        return node, end
 
 
 def parse_gbnf(text: str) -> dict:
@@ -101,38 +117,13 @@ def parse_gbnf(text: str) -> dict:
     return {name: rules[name] for name in rules if name in reachable}
 
 
-def _lark(rules: dict) -> str:
-    """llguidance Lark text of parsed GBNF rules: lowercase rule names (so all stay grammar rules), root -> start."""
-    names = {
-        name: "start" if name == "root" else f"r{i}_{re.sub('[^a-z0-9]', '_', name.lower())}"
-        for i, name in enumerate(rules)
-    }
-
-    def expr(node) -> str:
-        if isinstance(node, _g2l.RuleRefNode):
-            return names[node.name]
-        if isinstance(node, (_g2l.LiteralNode, _g2l.RegexNode)):
-            return str(node)
-        if isinstance(node, _g2l.RepetitionNode):
-            inner, lo, hi = expr(node.node), node.min_times, node.max_times
-            suffix = {(0, None): "*", (1, None): "+", (0, 1): "?"}.get((lo, hi), f"{{{lo},{'' if hi is None else hi}}}")
-            return f"({inner}){suffix}"
-        if isinstance(node, _g2l.SequenceNode):
-            return " ".join(expr(n) for n in node.nodes) if node.nodes else '""'
-        if isinstance(node, _g2l.AlternativeNode):
-            return "(" + " | ".join(expr(n) for n in node.alternatives) + ")"
-        raise TypeError(f"unexpected GBNF node {type(node).__name__}")
-
-    return "%llguidance {}\n" + "".join(f"{names[n]}: {expr(r.alternatives)}\n" for n, r in rules.items())
-
-
 @functools.lru_cache(maxsize=256)
 def gbnf_to_llguidance(text: str) -> str:
     """llguidance's grammar text for a GBNF grammar (or for a Lark grammar starting with `%llguidance`, which llama.cpp
     also accepts). Raises ValueError for an invalid grammar."""
     if not isinstance(text, str):
         raise TypeError(f"grammar must be a str, not {type(text).__name__}")
-    lark = text if _g2l.is_lark_syntax(text) else _lark(parse_gbnf(text))
+    lark = text if _g2l.is_lark_syntax(text) else to_lark(parse_gbnf(text))
     grammar = llguidance.LLMatcher.grammar_from_lark(lark)
     is_error, messages = llguidance.LLMatcher.validate_grammar_with_warnings(grammar)
     if is_error:
