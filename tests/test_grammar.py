@@ -462,6 +462,8 @@ def _accepts(text: str, gbnf: str, tok: Tokenizer) -> bool:
         ('root ::= (a | b)+\na ::= "x" "y"?\nb ::= "yz"', "xyz", True),  # "x" then "yz", though a could be "xy"
         ('root ::= (a | b)+\na ::= "x" "y"?\nb ::= "yz"', "xyyz", True),
         ('root ::= (a | b)+\na ::= "x" "y"?\nb ::= "yz"', "xzz", False),
+        ('root ::= . "x"', "\nx", True),  # "." is any character, newline included
+        ('root ::= . "x"', "éx", True),
     ],
 )
 def test_lexer_tokens_keep_gbnf_meaning(gbnf, text, accepted, smollm2_tok):

@@ -349,6 +349,8 @@ def to_lark(rules: dict) -> str:
     def expr(node, terminal: bool) -> str:
         if isinstance(node, _g2l.RuleRefNode):
             return term_name(node.name) if terminal or node.name in promoted else lower_name(node.name)
+        if isinstance(node, _g2l.RegexNode) and node.rx == ".":
+            return "/(?s:.)/"  # GBNF's "." is any character, newline included
         if _is_char(node):
             return str(node)
         if isinstance(node, _g2l.RepetitionNode):
