@@ -15,7 +15,7 @@ import functools
 import llguidance
 from llguidance import gbnf_to_lark as _g2l
 
-from .gbnf_lexemes import class_charset, decode_char, to_lark
+from .gbnf_lexemes import class_charset, decode_char, rule_refs, to_lark
 
 
 def _where(pos) -> str:
@@ -24,13 +24,6 @@ def _where(pos) -> str:
     line = text.count("\n", 0, offset) + 1
     column = offset - (text.rfind("\n", 0, offset) + 1) + 1
     return f"line {line}, column {column}"
-
-
-def _refs(node) -> list[str]:
-    """Names of the rules a GBNF AST node refers to, in order."""
-    if isinstance(node, _g2l.RuleRefNode):
-        return [node.name]
-    return [name for child in node.children() for name in _refs(child)]
 
 
 def _can_end(node, productive: set[str]) -> bool:
@@ -101,7 +94,7 @@ def parse_gbnf(text: str) -> dict:
         if name not in rules:
             raise ValueError(f"invalid GBNF grammar: rule '{name}' is used but not defined")
         reachable.add(name)
-        todo.extend(_refs(rules[name]))
+        todo.extend(rule_refs(rules[name]))
     productive: set[str] = set()
     changed = True
     while changed:  # least fixed point: a rule can end if one of its alternatives can with what is known so far

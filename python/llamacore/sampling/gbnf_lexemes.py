@@ -187,17 +187,18 @@ class Analysis:
             if name in state:
                 return bool(state[name])
             state[name] = None
-            ok = all(visit(r) for r in _refs(self.rules[name].alternatives))
+            ok = all(visit(r) for r in rule_refs(self.rules[name].alternatives))
             state[name] = ok
             return ok
 
         return {name for name in self.rules if visit(name)}
 
 
-def _refs(node) -> list[str]:
+def rule_refs(node) -> list[str]:
+    """Names of the rules a GBNF AST node refers to, in order."""
     if isinstance(node, _g2l.RuleRefNode):
         return [node.name]
-    return [name for child in node.children() for name in _refs(child)]
+    return [name for child in node.children() for name in rule_refs(child)]
 
 
 def _chars(node) -> list:
@@ -322,9 +323,9 @@ def promoted_rules(rules: dict) -> set[str]:
             if name in lower or name in candidates:
                 continue
             lower.add(name)
-            todo.extend(_refs(rules[name].alternatives))
+            todo.extend(rule_refs(rules[name].alternatives))
         char_level = union(*(node_charset(c) for name in lower for c in _chars(rules[name].alternatives)))
-        used = {r for name in lower for r in _refs(rules[name].alternatives) if r in candidates}
+        used = {r for name in lower for r in rule_refs(rules[name].alternatives) if r in candidates}
         keep = set()
         for name in used:
             others = union(*(a.first_of[o] for o in used if o != name))
@@ -367,13 +368,13 @@ def to_lark(rules: dict) -> str:
         if name in lower:
             continue
         lower.append(name)
-        todo.extend(r for r in _refs(rules[name].alternatives) if r not in promoted)
-    todo = [r for name in lower for r in _refs(rules[name].alternatives) if r in promoted]
+        todo.extend(r for r in rule_refs(rules[name].alternatives) if r not in promoted)
+    todo = [r for name in lower for r in rule_refs(rules[name].alternatives) if r in promoted]
     while todo:
         name = todo.pop()
         if name not in terminals:
             terminals.add(name)
-            todo.extend(_refs(rules[name].alternatives))
+            todo.extend(rule_refs(rules[name].alternatives))
     out = ["%llguidance {}"]
     out += [f"{lower_name(n)}: {expr(rules[n].alternatives, False)}" for n in sorted(lower, key=order.get)]
     out += [f"{term_name(n)}: {expr(rules[n].alternatives, True)}" for n in sorted(terminals, key=order.get)]
