@@ -502,3 +502,57 @@ def test_lexer_token_choice():
 def test_json_gbnf_strings_and_numbers(text, accepted, smollm2_tok):
     """json.gbnf's strings and numbers become lexer tokens: what it accepts is unchanged."""
     assert _accepts(text, (GRAMMARS / "json.gbnf").read_text(), smollm2_tok) == accepted
+
+
+# What pydantic v2's model_json_schema() gives for a typical model (LangChain's with_structured_output and instructor
+# send such schemas): $defs/$ref, titles and descriptions, Optional as anyOf with null, defaults, enums.
+PYDANTIC_SCHEMA = {
+    "$defs": {
+        "Address": {
+            "properties": {
+                "street": {"title": "Street", "type": "string"},
+                "zip": {"anyOf": [{"type": "string"}, {"type": "null"}], "default": None, "title": "Zip"},
+            },
+            "required": ["street"],
+            "title": "Address",
+            "type": "object",
+        },
+        "Color": {"enum": ["red", "blue"], "title": "Color", "type": "string"},
+    },
+    "properties": {
+        "name": {"description": "full name", "maxLength": 30, "title": "Name", "type": "string"},
+        "age": {"maximum": 150, "minimum": 0, "title": "Age", "type": "integer"},
+        "color": {"$ref": "#/$defs/Color"},
+        "when": {"format": "date-time", "title": "When", "type": "string"},
+        "addresses": {"default": [], "items": {"$ref": "#/$defs/Address"}, "title": "Addresses", "type": "array"},
+        "score": {"anyOf": [{"type": "number"}, {"type": "null"}], "default": None, "title": "Score"},
+    },
+    "required": ["name", "age", "color", "when"],
+    "title": "Person",
+    "type": "object",
+}
+
+
+@pytest.mark.parametrize(
+    "text, accepted",
+    [
+        (
+            '{"name":"Ann","age":3,"color":"red","when":"2020-01-02T03:04:05Z","addresses":[{"street":"x","zip":null}],'
+            '"score":null}',
+            True,
+        ),
+        ('{"name": "Ann", "age": 3, "color": "blue", "when": "2020-01-02T03:04:05+01:00"}', True),
+        ('{"name": "Ann", "age": 3, "color": "green", "when": "2020-01-02T03:04:05Z"}', False),
+        ('{"name": "Ann", "age": 151, "color": "red", "when": "2020-01-02T03:04:05Z"}', False),
+        ('{"name": "Ann", "color": "red", "age": 3, "when": "2020-01-02T03:04:05Z"}', False),  # schema order
+    ],
+)
+def test_pydantic_style_schema(text, accepted, smollm2_tok):
+    c = json_schema_constraint(PYDANTIC_SCHEMA, smollm2_tok)
+    ok = True
+    for t in smollm2_tok.tokenize(text, add_bos=False):
+        if not c.allowed()[t]:
+            ok = False
+            break
+        c.accept(t)
+    assert (ok and c.is_accepting()) == accepted
