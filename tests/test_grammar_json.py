@@ -7,6 +7,7 @@ import json
 import re
 import uuid
 
+import numpy as np
 import pytest
 
 from llamacore.sampling.grammar import json_schema_constraint
@@ -239,3 +240,38 @@ def test_fixed_schemas_finish_and_validate(models, name):
         for seed in range(2):
             _check_generation(models, name, schema or {"type": "object"}, 100 * i + seed, stats, 0.8, 160)
     assert stats.get("stop", 0) >= 6, stats
+
+
+@pytest.fixture(scope="module")
+def short_token_weights(models):
+    """Per model: weights favouring short tokens (1/len^3), so that random walks through a grammar can finish."""
+    out = {}
+    for name, (_, tok) in models.items():
+        lens = np.array([max(1, len(tok.token_to_piece(i))) for i in range(tok.n_vocab())], dtype=np.float64)
+        out[name] = 1.0 / lens**3
+    return out
+
+
+@pytest.mark.parametrize("name", ["smollm2", "gemma3"])
+@settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(schema=SCHEMAS, seed=st.integers(0, 2**31 - 1))
+def test_random_walks_validate(models, short_token_weights, name, schema, seed):
+    """Without a model: any allowed token at random (the hardest sampler); a walk that stops where the constraint
+    accepts must give valid JSON. This reaches far more of each grammar than the model does."""
+    tok = models[name][1]
+    weights = short_token_weights[name]
+    eog = sorted(tok.eog_tokens())
+    rng = np.random.default_rng(seed)
+    c = json_schema_constraint(schema, tok)
+    out: list[int] = []
+    for _ in range(200):
+        if c.is_finished() or (c.is_accepting() and rng.random() < 0.3):
+            break
+        p = np.where(c.allowed(), weights, 0.0)
+        p[eog] = 0.0
+        assert p.sum() > 0, "only end tokens allowed, yet the text is not complete"
+        token = int(rng.choice(p.shape[0], p=p / p.sum()))
+        c.accept(token)
+        out.append(token)
+    if c.is_accepting():
+        validate(tok.detokenize(out).decode("utf-8"), schema)
