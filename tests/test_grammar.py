@@ -276,6 +276,9 @@ def test_spm_space_pieces(gemma3_tok):
         ('root ::= foo "x"', r"rule 'foo' is used but not defined"),
         ('x ::= "a"', r"no 'root' rule"),
         ('root ::= "a" root', r"can never end.*'root'"),
+        ('root ::= "a"{2,1}', r"max < min"),
+        ('root ::= "\\q"', r"line 1, column 12: Invalid escape"),
+        ("root ::= <tool_call>", r"line 1, column 10"),
         ('root ::= "a" | "b" x\nx ::= "c" x', r"can never end.*'x'"),
     ],
 )

@@ -74,6 +74,15 @@ class _CharLevelParser(_g2l.GrammarParser):
         return node, end
 
 
+def _check_repetitions(rule: str, node) -> None:
+    if isinstance(node, _g2l.RepetitionNode) and node.max_times is not None and node.max_times < node.min_times:
+        raise ValueError(
+            f"invalid GBNF grammar: rule '{rule}' repeats {{{node.min_times},{node.max_times}}}: max < min"
+        )
+    for child in node.children():
+        _check_repetitions(rule, child)
+
+
 def parse_gbnf(text: str) -> dict:
     """GBNF text -> {rule name: llguidance RuleNode}, checked: raises ValueError for a syntax error (with line and
     column), a rule used but not defined, no `root` rule, or a rule reachable from root that can never end (e.g.
@@ -86,6 +95,8 @@ def parse_gbnf(text: str) -> dict:
         raise ValueError(f"invalid GBNF grammar at {_where(e.pos)}: {message} ({context})") from None
     if "root" not in rules:
         raise ValueError("invalid GBNF grammar: no 'root' rule (generation starts at root)")
+    for name, rule in rules.items():
+        _check_repetitions(name, rule.alternatives)
     reachable, todo = set(), ["root"]
     while todo:
         name = todo.pop()
