@@ -13,6 +13,7 @@ few tens of microseconds per token. Compiled grammars are cached per (grammar, t
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any, Protocol, runtime_checkable
 
@@ -139,8 +140,6 @@ class LlamaGrammar:
     @classmethod
     def from_json_schema(cls, json_schema: str | dict | None, verbose: bool = True) -> LlamaGrammar:
         """From a JSON schema (its JSON text as llama-cpp-python takes it, or a dict; None: any JSON object)."""
-        import json
-
         schema = normalize_schema(json_schema)
         return cls(json_schema_grammar(schema), json.dumps(schema), "json_schema")
 
