@@ -23,7 +23,7 @@ import numpy as np
 from .. import quants
 from ..gguf import GGMLType, GGUFValueType, GGUFWriter
 from ..gguf.writer import _to_bf16
-from .archs import ARCHS, F32_TENSORS, Arch, find_arch, supported, text_config
+from .archs import ARCHS, F32_TENSORS, Arch, find_arch, pooling, supported, text_config
 from .errors import ConvertError
 from .safetensors import FLOAT_DTYPES, ModelWeights, SafetensorsFile
 from .vocab import read_json, read_vocab
@@ -243,6 +243,7 @@ def convert(
             ("general.type", "model", GGUFValueType.STRING),
             ("general.name", folder.name, GGUFValueType.STRING),
             *arch.metadata(config),
+            *pooling(folder, arch),
             ("general.file_type", file_type, GGUFValueType.UINT32),
             ("general.quantization_version", GGML_QUANT_VERSION, GGUFValueType.UINT32),
             *vocab.meta,
@@ -270,7 +271,7 @@ def _write(out: Path, meta: dict, shards: list[list[_Planned]], progress: bool) 
     bar = _Progress(progress, sum(p.nbytes for s in shards for p in s))
     try:
         n_tensors = sum(len(s) for s in shards)
-        for i, (shard, tmp) in enumerate(zip(shards, temps)):
+        for i, (shard, tmp) in enumerate(zip(shards, temps, strict=True)):
             w = GGUFWriter(tmp)
             for key, (value, vtype) in (meta if i == 0 else {}).items():
                 w.add(key, value, vtype)
@@ -287,7 +288,7 @@ def _write(out: Path, meta: dict, shards: list[list[_Planned]], progress: bool) 
 
                 w.add_tensor(p.name, produce, type=p.type, shape=p.shape)
             w.write()
-        for tmp, final in zip(temps, names):
+        for tmp, final in zip(temps, names, strict=True):
             os.replace(tmp, final)
     except BaseException:
         for tmp in temps:

@@ -418,6 +418,43 @@ ARCHS: dict[str, Arch] = {
 }
 
 
+def pooling(folder, arch: Arch) -> Meta:
+    """{arch}.pooling_type from a sentence-transformers folder (modules.json -> the Pooling module's config.json),
+    as _try_set_pooling_type does for bert, qwen2 and qwen3: 1 mean, 2 cls, 3 last token."""
+    from .vocab import read_json  # (vocab imports this module's neighbours only)
+
+    if arch.name not in ("bert", "qwen2", "qwen3"):
+        return []
+    modules = None
+    if (folder / "modules.json").is_file():
+        import json
+
+        try:
+            modules = json.loads((folder / "modules.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            raise ConvertError(f"{folder / 'modules.json'}: cannot read it as JSON ({e})") from None
+    if not isinstance(modules, list):
+        return []
+    path = next(
+        (m.get("path") for m in modules if isinstance(m, dict) and str(m.get("type", "")).endswith("Pooling")), None
+    )
+    if not isinstance(path, str) or ".." in path.replace("\\", "/").split("/"):
+        return []
+    cfg = read_json(folder / path / "config.json", required=True)
+    modes = {"mean": 1, "cls": 2, "lasttoken": 3}
+    if cfg.get("pooling_mode_mean_tokens"):
+        kind = 1
+    elif cfg.get("pooling_mode_cls_token"):
+        kind = 2
+    elif cfg.get("pooling_mode_lasttoken"):
+        kind = 3
+    elif cfg.get("pooling_mode") in modes:
+        kind = modes[cfg["pooling_mode"]]
+    else:
+        raise ConvertError(f"{folder / path / 'config.json'}: only mean, cls and last-token pooling are supported")
+    return [(f"{arch.name}.pooling_type", kind, VT.UINT32)]
+
+
 def supported() -> list[str]:
     return sorted(c for a in ARCHS.values() for c in a.hf_classes)
 

@@ -103,7 +103,7 @@ class SafetensorsFile:
         for name, e in header.items():
             tensors[name] = self._check_entry(name, e, data_size)
         spans = sorted((t.begin, t.end, t.name) for t in tensors.values() if t.end > t.begin)
-        for (_, end_a, a), (begin_b, _, b) in zip(spans, spans[1:]):
+        for (_, end_a, a), (begin_b, _, b) in zip(spans, spans[1:], strict=False):
             if begin_b < end_a:
                 raise self._bad(f"tensors '{a}' and '{b}' overlap")
         return tensors, meta, data_start

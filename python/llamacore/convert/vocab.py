@@ -272,7 +272,9 @@ def _wordpiece(folder: Path, tokenizer: dict | None, config: dict, tconfig: dict
         tokens, types = words, [CONTROL if w in special else NORMAL for w in words]
         lowercase = bool((tconfig or {}).get("do_lower_case", True))
     # llama.cpp's WordPiece spelling: a word start gets U+2581, a "##" continuation loses its "##"
-    tokens = [t if k == CONTROL else t[2:] if t.startswith("##") else "\u2581" + t for t, k in zip(tokens, types)]
+    tokens = [
+        t if k == CONTROL else t[2:] if t.startswith("##") else "\u2581" + t for t, k in zip(tokens, types, strict=True)
+    ]
     v = Vocab(n_tokens=len(tokens))
     v.meta += [
         ("tokenizer.ggml.token_type_count", config.get("type_vocab_size", 1), VT.UINT32),
