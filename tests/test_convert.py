@@ -149,7 +149,7 @@ def spm_model(n_vocab: int) -> tuple[bytes, list[tuple[str, float, int]]]:
         if kind != 1:
             sp += _pb_field(3, 0, kind)
         body += _pb_field(1, 2, sp)
-    body += _pb_field(2, 2, _pb_field(3, 0, 2))  # trainer_spec.model_type = BPE
+    body += _pb_field(2, 2, _pb_field(3, 0, 2) + _pb_field(35, 0, 1))  # trainer_spec: model_type BPE, byte_fallback
     body += _pb_field(3, 2, _pb_field(3, 0, 1))  # normalizer_spec.add_dummy_prefix = true
     return body, pieces
 
@@ -282,6 +282,7 @@ def write_folder(folder: Path, arch: str, *, seed: int = 0, dtype: str = "BF16",
             "add_bos_token": True,
             "add_eos_token": False,
             "chat_template": template,
+            "tokenizer_class": "GemmaTokenizer" if arch == "gemma3" else "LlamaTokenizer",
             "added_tokens_decoder": {
                 str(SIZES["vocab"] - 2): {"content": "<|end|>", "special": True},
                 str(SIZES["vocab"] - 1): {"content": "<tool>", "special": False},

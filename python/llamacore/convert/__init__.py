@@ -171,6 +171,25 @@ def _plan(arch: Arch, config: dict, weights: ModelWeights, weight_type: GGMLType
     return plan
 
 
+def _size_label(n: int) -> str:
+    """gguf-py's model_weight_count_rounded_notation with two significant digits: 1.5M, 22M, 135M, 7.2B."""
+    for limit, scale, suffix in ((1e12, 1e-12, "T"), (1e9, 1e-9, "B"), (1e6, 1e-6, "M"), (0, 1e-3, "K")):
+        if n > limit or suffix == "K":
+            x = n * scale
+            fix = max(2 - len(str(round(x)).lstrip("0")), 0)
+            return f"{x:.{fix}f}{suffix}"
+    raise AssertionError
+
+
+def _insert_after(d: dict, after: str, key: str, value) -> dict:
+    out = {}
+    for k, v in d.items():
+        out[k] = v
+        if k == after:
+            out[key] = value
+    return out
+
+
 def _shards(plan: list[_Planned], max_size: int) -> list[list[_Planned]]:
     """gguf-py's split rule: a new shard when the next tensor would take the current one over max_size bytes."""
     shards: list[list[_Planned]] = [[]]
@@ -251,6 +270,11 @@ def convert(
         # a key given twice keeps its first place and its last value, as llama.cpp's writer does
         meta = {key: (value, vtype) for key, value, vtype in meta}
         plan = [] if weights is None else _plan(arch, config, weights, weight_type, vocab.n_tokens)
+        if plan:  # llama.cpp's general.size_label: all parameters, rounded (gguf.size_label)
+            n_params = sum(int(np.prod(p.shape, dtype=object)) for p in plan)
+            meta = _insert_after(
+                meta, "general.name", "general.size_label", (_size_label(n_params), GGUFValueType.STRING)
+            )
         out = Path(outfile) if outfile is not None else folder / f"{folder.name}-{outtype.upper()}.gguf"
         if out.is_dir():
             out = out / f"{folder.name}-{outtype.upper()}.gguf"

@@ -319,28 +319,33 @@ def _gemma3_transform(arch: Arch, name: str, a: np.ndarray, c: dict) -> np.ndarr
 
 
 def _llama_extra(arch: Arch, c: dict) -> list[tuple[str, np.ndarray]]:
-    """Llama 3's rope scaling as rope_freqs.weight: a frequency divisor per rotated pair (computed in float32)."""
+    """Llama 3's rope scaling as rope_freqs.weight: a frequency divisor per rotated pair. Computed in float32 the
+    way llama.cpp's converter does it with torch (x / tensor is reciprocal(tensor) * x there; the power is rounded
+    from float64), which gives its bytes for the Llama 3.x configurations (a rare 1-2 ulp difference remains where
+    torch's float32 pow is not correctly rounded)."""
     rp = rope_params(c)
     if str(rp.get("rope_type", "")).lower() != "llama3":
         return []
-    base = np.float32(rp.get("rope_theta", 10000.0))
+    f32 = np.float32
+    base = float(rp.get("rope_theta", 10000.0))
     dim = _head_dim(c)
-    freqs = np.float32(1.0) / (base ** (np.arange(0, dim, 2, dtype=np.float32) / np.float32(dim)))
+    exponent = np.arange(0, dim, 2, dtype=f32) / f32(dim)
+    freqs = f32(1) / (np.float64(base) ** exponent.astype(np.float64)).astype(f32)
     factor = rp.get("factor", 8.0)
     low, high = rp.get("low_freq_factor", 1.0), rp.get("high_freq_factor", 4.0)
     old_ctx = rp.get("original_max_position_embeddings", 8192)
     low_wavelen, high_wavelen = old_ctx / low, old_ctx / high
     out = []
     for f in freqs:
-        wavelen = np.float32(2 * math.pi) / f
+        wavelen = (f32(1) / f) * f32(2 * math.pi)
         if wavelen < high_wavelen:
-            out.append(np.float32(1))
+            out.append(f32(1))
         elif wavelen > low_wavelen:
-            out.append(np.float32(factor))
+            out.append(f32(factor))
         else:
-            smooth = (np.float32(old_ctx) / wavelen - np.float32(low)) / np.float32(high - low)
-            out.append(np.float32(1) / ((np.float32(1) - smooth) / np.float32(factor) + smooth))
-    return [("rope_freqs.weight", np.array(out, dtype=np.float32))]
+            smooth = ((f32(1) / wavelen) * f32(old_ctx) - f32(low)) / f32(high - low)
+            out.append(f32(1) / ((f32(1) - smooth) / f32(factor) + smooth))
+    return [("rope_freqs.weight", np.array(out, dtype=f32))]
 
 
 def _phi3_extra(arch: Arch, c: dict) -> list[tuple[str, np.ndarray]]:
@@ -471,7 +476,19 @@ def find_arch(config: dict) -> Arch:
 
 
 def text_config(config: dict) -> dict:
-    """config.json with a multimodal model's text_config lifted to the top (as TextModel does)."""
+    """config.json with a multimodal model's text_config lifted to the top (as TextModel does), and the defaults
+    transformers' config classes fill in (llama.cpp reads configs through AutoConfig, so it sees them)."""
     if isinstance(config.get("text_config"), dict):
-        return {**config, **config["text_config"]}
-    return config
+        config = {**config, **config["text_config"]}
+    c = dict(config)
+    classes = c.get("architectures") or [""]
+    heads = c.get("num_attention_heads")
+    if isinstance(heads, int) and heads > 0:
+        if c.get("num_key_value_heads") is None and "Bert" not in str(classes[0]) and "Gemma3" not in str(classes[0]):
+            c["num_key_value_heads"] = heads
+        if str(classes[0]).startswith(("Llama", "Mistral")) and c.get("head_dim") is None:
+            if isinstance(c.get("hidden_size"), int):
+                c["head_dim"] = c["hidden_size"] // heads
+    if str(classes[0]).startswith("Qwen3") and c.get("head_dim") is None:
+        c["head_dim"] = 128
+    return c

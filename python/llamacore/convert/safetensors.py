@@ -240,9 +240,8 @@ class ModelWeights:
         return f
 
     def names(self) -> list[str]:
-        """Tensor names in the order they are stored (shard by shard)."""
-        order = {n: i for i, n in enumerate(self._files)}
-        return sorted(self._where, key=lambda t: (order[self._where[t]], self._files[self._where[t]].info(t).begin))
+        """Tensor names in llama.cpp's converter order: shard files by name, then names sorted within each."""
+        return sorted(self._where, key=lambda t: (self._where[t], t))
 
     def __contains__(self, name: str) -> bool:
         return name in self._where

@@ -279,9 +279,10 @@ def _wordpiece(folder: Path, tokenizer: dict | None, config: dict, tconfig: dict
     v.meta += [
         ("tokenizer.ggml.token_type_count", config.get("type_vocab_size", 1), VT.UINT32),
         ("tokenizer.ggml.model", "bert", VT.STRING),
-        # convert_hf_to_gguf names BERT-base-uncased-style vocabularies (bge, MiniLM) by their hash "bert-bge"; the
-        # WordPiece tokenizer applies no pre-tokenizer by name, so this is for tools that show it
-        ("tokenizer.ggml.pre", "bert-bge" if lowercase else "default", VT.STRING),
+        # convert_hf_to_gguf names the vocabulary by a hash of its output; for BERT-base-uncased-style ones
+        # (all-MiniLM-L6-v2) that gives "jina-v2-en". llama.cpp's WordPiece applies no pre-tokenizer by name, so
+        # this is only what tools show
+        ("tokenizer.ggml.pre", "jina-v2-en" if lowercase else "default", VT.STRING),
         ("tokenizer.ggml.tokens", tokens, VT.STRING),
         ("tokenizer.ggml.token_type", types, VT.INT32),
     ]
@@ -297,7 +298,6 @@ _ID_KEYS = {
     "unk": "unknown_token_id",
     "sep": "seperator_token_id",  # sic: llama.cpp's key
     "pad": "padding_token_id",
-    "cls": "cls_token_id",
     "mask": "mask_token_id",
     "eot": "eot_token_id",
     "eom": "eom_token_id",
@@ -428,7 +428,8 @@ def special_vocab(
         if tid is None and isinstance(config.get("text_config"), dict):
             tid = config["text_config"].get(f"{typ}_token_id")
         set_id(typ, tid)
-    out: Meta = [(f"tokenizer.ggml.{_ID_KEYS[t]}", i, VT.UINT32) for t, i in ids.items()]
+    # (cls has no GGUF key: llama.cpp's writer has no handler for it and skips it)
+    out: Meta = [(f"tokenizer.ggml.{_ID_KEYS[t]}", i, VT.UINT32) for t, i in ids.items() if t in _ID_KEYS]
     out += [(f"tokenizer.ggml.add_{t}_token", v, VT.BOOL) for t, v in add.items() if t in ("bos", "eos", "sep")]
     out += _chat_templates(template)
     if lower is not None:
