@@ -525,3 +525,37 @@ def test_sharded_input_and_split_output(tmp_path):
     with Engine(single, n_ctx=32, n_threads=2) as a, Engine(parts[0], n_ctx=32, n_threads=2) as b:
         assert np.array_equal(a.decode(tokens, np.arange(10)), b.decode(tokens, np.arange(10)))
     assert hf["config"]["num_hidden_layers"] == 2
+
+
+def test_memory_stays_near_the_largest_tensor(tmp_path):
+    """Python-heap peak (numpy allocations are traced) while converting a model many times larger than its largest
+    tensor: tensors are streamed from the memory-mapped file, never all held at once."""
+    import tracemalloc
+
+    folder = tmp_path / "hf"
+    old = dict(SIZES)
+    SIZES.update(layers=12)
+    try:
+        hf = write_folder(folder, "qwen3", seed=9, dtype="BF16")
+    finally:
+        SIZES.clear()
+        SIZES.update(old)
+    total = sum(a.size * 4 for a in hf["weights"].values())
+    largest = max(a.size * 4 for a in hf["weights"].values())
+    assert total > 20 * largest
+    tracemalloc.start()
+    try:
+        convert(folder, tmp_path / "m.gguf", outtype="f32", progress=False)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # a float32 copy, its transform and its encoding of one tensor, plus the vocabulary's metadata
+    assert peak < 4 * largest + 1_000_000, (peak, largest, total)
+
+
+def test_progress_bar_runs(folders, tmp_path, capsys):
+    pytest.importorskip("tqdm")
+    folder, _ = folders["qwen2"]
+    convert(folder, tmp_path / "m.gguf", outtype="q8_0", progress=True)
+    err = capsys.readouterr().err
+    assert "converting" in err and "100%" in err
