@@ -559,3 +559,31 @@ def test_progress_bar_runs(folders, tmp_path, capsys):
     convert(folder, tmp_path / "m.gguf", outtype="q8_0", progress=True)
     err = capsys.readouterr().err
     assert "converting" in err and "100%" in err
+
+
+def test_gemma3_multimodal_checkpoint_gives_the_text_model(folders, tmp_path):
+    """Gemma3ForConditionalGeneration: config.json's text_config, tensors under model.language_model., a vision
+    tower that is left out."""
+    folder, hf = folders["gemma3"]
+    mm = tmp_path / "mm"
+    mm.mkdir()
+    for f in folder.iterdir():
+        if f.suffix != ".safetensors" and f.name != "config.json":
+            (mm / f.name).write_bytes(f.read_bytes())
+    text = {k: v for k, v in hf["config"].items() if k not in ("architectures", "bos_token_id", "eos_token_id")}
+    cfg = {"architectures": ["Gemma3ForConditionalGeneration"], "model_type": "gemma3", "text_config": text}
+    cfg.update(vision_config={"hidden_size": 16}, bos_token_id=1, eos_token_id=2)
+    (mm / "config.json").write_text(json.dumps(cfg))
+    tensors = {k.replace("model.", "model.language_model.", 1): v for k, v in hf["weights"].items()}
+    tensors["model.vision_tower.vision_model.embeddings.patch_embedding.weight"] = np.ones((4, 4), np.float32)
+    write_safetensors(mm / "model.safetensors", store(tensors, "F32"))
+    (a,) = convert(folder, tmp_path / "a.gguf", outtype="f32", progress=False)
+    (b,) = convert(mm, tmp_path / "b.gguf", outtype="f32", progress=False)
+    with GGUFFile(a) as fa, GGUFFile(b) as fb:
+        assert list(fa.tensors) == list(fb.tensors)
+        for n, t in fa.tensors.items():
+            assert np.asarray(t.data).tobytes() == np.asarray(fb.tensors[n].data).tobytes(), n
+        assert set(fa.metadata) == set(fb.metadata)
+        for k, v in fa.metadata.items():
+            if k != "general.name":
+                assert np.array_equal(np.asarray(v), np.asarray(fb.metadata[k])), k

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -72,7 +72,7 @@ _LAYER = re.compile(r"^(?:model\.layers|encoder\.layer)\.(\d+)\.(.+)$")
 # tensors llama.cpp drops: rope caches, BERT's pooler and pretraining heads, multimodal towers
 _SKIP = re.compile(
     r"(\.rotary_emb\.inv_freq|\.attention\.masked_bias|\.attention\.bias)$|^(embeddings\.position_ids|pooler\.|cls\.)"
-    r"|^(vision_tower|multi_modal_projector|vision_model|audio_tower)\."
+    r"|(^|\.)(vision_tower|multi_modal_projector|vision_model|audio_tower)\."
 )
 
 # llama.cpp keeps these tensors in F32 whatever the output type (besides 1-D tensors and norms)
@@ -119,7 +119,7 @@ class Arch:
     strip_prefixes: tuple[str, ...] = ()
     transform_fn: Callable[[Arch, str, np.ndarray, dict], np.ndarray] | None = None
     extra_fn: Callable[[Arch, dict], list[tuple[str, np.ndarray]]] | None = None
-    aliases: dict[str, str] = field(default_factory=dict)
+    drop_parts: tuple[str, ...] = ()  # removed wherever they appear in a name (multimodal checkpoints)
 
     def metadata(self, config: dict) -> Meta:
         return self.hparams(self, config)
@@ -131,6 +131,8 @@ class Arch:
         for p in self.strip_prefixes:
             if name.startswith(p):
                 name = name[len(p) :]
+        for part in self.drop_parts:  # "model.language_model.layers.0..." -> "model.layers.0..."
+            name = name.replace(part, "")
         if _SKIP.search(name):
             return None
         if name.endswith(".gamma"):  # old BERT checkpoints
@@ -398,7 +400,7 @@ ARCHS: dict[str, Arch] = {
             _GEMMA3_LAYER,
             _gemma3_hparams,
             vocab="spm-first",
-            strip_prefixes=("language_model.",),
+            drop_parts=("language_model.",),
             transform_fn=_gemma3_transform,
         ),
         Arch(
@@ -412,7 +414,7 @@ ARCHS: dict[str, Arch] = {
         ),
         Arch(
             "bert",
-            ("BertModel", "BertForMaskedLM", "BertForSequenceClassification"),
+            ("BertModel", "BertForMaskedLM"),
             _BERT_GLOBAL,
             _BERT_LAYER,
             _bert_hparams,
