@@ -11,6 +11,7 @@ a missing permutation or a wrong hyperparameter key shows up as a different mode
 from __future__ import annotations
 
 import json
+import math
 import struct
 from pathlib import Path
 
@@ -204,7 +205,14 @@ def hf_config(arch: str) -> dict:
             hidden_activation="gelu_pytorch_tanh",
         )
     if arch == "phi3":
-        c.update(original_max_position_embeddings=512, sliding_window=None, hidden_act="silu")
+        # LongRoPE (Phi-3 128k style): per-pair factors, short ones within the original context
+        hd = s["hidden"] // s["heads"]
+        c.update(max_position_embeddings=1024, original_max_position_embeddings=512, sliding_window=None)
+        c["rope_scaling"] = {
+            "type": "longrope",
+            "long_factor": np.linspace(1.0, 30.0, hd // 2).tolist(),
+            "short_factor": np.linspace(1.0, 3.0, hd // 2).tolist(),
+        }
     return c
 
 
@@ -339,6 +347,10 @@ def reference_weights(arch: str, hf: dict, metadata: dict) -> WeightSource:
             a = a + np.float32(1.0)
         a2 = a.reshape(-1, a.shape[-1]) if a.ndim > 1 else a.reshape(1, -1)
         raw[new] = (np.ascontiguousarray(a2).view(np.uint8), 0, a.shape)
+    if arch == "phi3":  # LongRoPE factors, straight from the config
+        for kind in ("long", "short"):
+            f = np.asarray(cfg["rope_scaling"][f"{kind}_factor"], dtype=np.float32)
+            raw[f"rope_factors_{kind}.weight"] = (f.reshape(1, -1).view(np.uint8), 0, f.shape)
     if arch == "llama":  # llama3 rope factors, from the config as transformers computes them
         rp = cfg["rope_scaling"]
         hd = cfg["hidden_size"] // cfg["num_attention_heads"]
@@ -390,6 +402,7 @@ def expected_metadata(arch: str, cfg: dict) -> dict:
     if arch == "phi3":
         exp[f"{a}.rope.dimension_count"] = cfg["hidden_size"] // cfg["num_attention_heads"]
         exp[f"{a}.rope.scaling.original_context_length"] = cfg["original_max_position_embeddings"]
+        exp[f"{a}.rope.scaling.attn_factor"] = pytest.approx(math.sqrt(1 + math.log(2) / math.log(512)), rel=1e-6)
     return exp
 
 
@@ -406,7 +419,8 @@ def test_converted_model_matches_float64_reference(arch, folders, tmp_path):
     # every HF tensor is there under llama.cpp's name (gguf's table), plus the generated rope factors
     tmap = gguf.get_tensor_name_map(getattr(gguf.MODEL_ARCH, GGUF_ARCH[arch]), hf["config"]["num_hidden_layers"])
     want = {tmap.get_name(n, try_suffixes=(".weight", ".bias")) for n in hf["weights"]}
-    assert names == want | ({"rope_freqs.weight"} if arch == "llama" else set())
+    extra = {"llama": {"rope_freqs.weight"}, "phi3": {"rope_factors_long.weight", "rope_factors_short.weight"}}
+    assert names == want | extra.get(arch, set())
 
     tokens = np.random.default_rng(7).integers(0, SIZES["vocab"] - 3, N_TOKENS)
     ref = load(out, weights=reference_weights(arch, hf, meta))

@@ -288,7 +288,8 @@ def _phi3_hparams(arch: Arch, c: dict) -> Meta:
             attn = 0.1 * math.log(scale) + 1.0 if scale > 1.0 else 1.0
         else:
             raise ConvertError(f"phi3 rope scaling type {kind!r} is not supported (longrope, su, yarn)")
-        out.append((f"{a}.rope.scaling.attn_factor", float(attn), VT.FLOAT32))
+        # written first: llama.cpp sets it while generating the factor tensors, before the other keys
+        out.insert(0, (f"{a}.rope.scaling.attn_factor", float(attn), VT.FLOAT32))
     return out
 
 
