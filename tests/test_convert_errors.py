@@ -169,3 +169,20 @@ def test_command_exit_status(folder, tmp_path, capsys):
     assert "config.json" in err and "Traceback" not in err
     assert convert_cmd.main([str(folder), "--split-max-size", "12X"]) == 2
     assert not (tmp_path / "x.gguf").exists() and not (tmp_path / "y.gguf").exists()
+
+
+def test_hf_repo_goes_through_snapshot_download(folder, tmp_path, monkeypatch):
+    import sys
+    import types
+
+    asked = {}
+
+    def snapshot_download(repo_id, allow_patterns):
+        asked.update(repo=repo_id, patterns=allow_patterns)
+        return str(folder)
+
+    monkeypatch.setitem(sys.modules, "huggingface_hub", types.SimpleNamespace(snapshot_download=snapshot_download))
+    (out,) = convert("hf:Org/tiny-qwen3", tmp_path / "o.gguf", vocab_only=True, progress=False)
+    assert out.exists() and asked["repo"] == "Org/tiny-qwen3" and "*.safetensors" in asked["patterns"]
+    with pytest.raises(ConvertError, match="hf:ORG/REPO"):
+        convert("hf:just-a-name", tmp_path / "p.gguf", progress=False)
