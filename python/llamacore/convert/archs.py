@@ -12,6 +12,7 @@ norm weights stored as 1 + w, Gemma's embedding trimmed to the real vocabulary),
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Callable
@@ -21,6 +22,7 @@ import numpy as np
 
 from ..gguf import GGUFValueType as VT
 from .errors import ConvertError
+from .vocab import read_json
 
 Meta = list[tuple[str, object, VT]]
 
@@ -429,14 +431,10 @@ ARCHS: dict[str, Arch] = {
 def pooling(folder, arch: Arch) -> Meta:
     """{arch}.pooling_type from a sentence-transformers folder (modules.json -> the Pooling module's config.json),
     as _try_set_pooling_type does for bert, qwen2 and qwen3: 1 mean, 2 cls, 3 last token."""
-    from .vocab import read_json  # (vocab imports this module's neighbours only)
-
     if arch.name not in ("bert", "qwen2", "qwen3"):
         return []
     modules = None
     if (folder / "modules.json").is_file():
-        import json
-
         try:
             modules = json.loads((folder / "modules.json").read_text(encoding="utf-8"))
         except (OSError, ValueError) as e:
