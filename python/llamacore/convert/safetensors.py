@@ -198,7 +198,8 @@ class ModelWeights:
                 f = self._open("model.safetensors")
                 self._where = {n: "model.safetensors" for n in f.names()}
             else:
-                found = sorted(p.name for p in self.folder.glob("*.safetensors"))
+                # llama.cpp reads model*.safetensors (not e.g. Mistral's consolidated.safetensors beside them)
+                found = sorted(p.name for p in self.folder.glob("model*.safetensors"))
                 if not found:
                     bins = sorted(p.name for p in self.folder.glob("*.bin"))
                     hint = (
