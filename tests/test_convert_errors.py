@@ -139,6 +139,21 @@ def test_unknown_pre_tokenizer_and_override(folder, tmp_path):
     assert out.exists()
 
 
+def test_nan_weights_to_q8_0(tmp_path):
+    d = tmp_path / "hf"
+    write_folder(d, "qwen2", seed=3, dtype="F32")
+    st = d / "model.safetensors"
+    data = bytearray(st.read_bytes())
+    (n,) = struct.unpack("<Q", data[:8])
+    e = json.loads(data[8 : 8 + n])["model.layers.1.mlp.up_proj.weight"]
+    data[8 + n + e["data_offsets"][0] : 8 + n + e["data_offsets"][0] + 4] = struct.pack("<f", float("nan"))
+    st.write_bytes(bytes(data))
+    with pytest.raises(ConvertError, match="model.layers.1.mlp.up_proj.weight.*Q8_0"):
+        convert(d, tmp_path / "o.gguf", outtype="q8_0", progress=False)
+    assert not (tmp_path / "o.gguf").exists()
+    (out,) = convert(d, tmp_path / "o.gguf", outtype="f16", progress=False)  # f16 stores the NaN as IEEE does
+
+
 def test_failed_write_leaves_nothing(folder, tmp_path, monkeypatch):
     import llamacore.convert as conv
 

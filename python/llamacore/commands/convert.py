@@ -44,7 +44,7 @@ def main(args: argparse.Namespace | list[str] | None = None) -> int:
             pre=args.pre,
             progress=False if args.quiet else None,
         )
-    except ConvertError as e:
+    except (ConvertError, ValueError) as e:
         print(f"llamacore convert: error: {e}", file=sys.stderr)
         return 2
     except OSError as e:  # a full disk, a folder we may not write to

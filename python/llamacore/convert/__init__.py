@@ -141,7 +141,12 @@ def _plan(arch: Arch, config: dict, weights: ModelWeights, weight_type: GGMLType
             a = load()
             if a.shape != shape_np:
                 raise ConvertError(f"tensor '{src}': shape {a.shape} after conversion, expected {shape_np}")
-            return _encode(a, t)
+            try:
+                return _encode(a, t)
+            except ConvertError:
+                raise
+            except ValueError as e:  # e.g. NaN weights, which the block quantizers refuse
+                raise ConvertError(f"tensor '{src}' cannot be stored as {t.name}: {e}") from None
 
         plan.append(_Planned(name, shape, t, nbytes, produce))
 
