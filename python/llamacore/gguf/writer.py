@@ -203,6 +203,19 @@ def _to_bf16(x: np.ndarray) -> np.ndarray:
     return np.where(nan, ((bits >> 16) | 0x40).astype(np.uint16), rounded)
 
 
+class _Deferred:
+    """A tensor whose bytes a callable returns when write() reaches it (checked against the size announced)."""
+
+    def __init__(self, fn, nbytes: int):
+        self.fn, self.nbytes = fn, nbytes
+
+    def produce(self, name: str) -> np.ndarray:
+        buf = np.ascontiguousarray(self.fn()).reshape(-1).view(np.uint8)
+        if buf.nbytes != self.nbytes:
+            raise ValueError(f"tensor '{name}': {buf.nbytes} bytes produced, {self.nbytes} announced")
+        return buf
+
+
 class GGUFWriter:
     """Collects metadata and tensors, then writes one GGUF file with write() (or on leaving a `with` block)."""
 
@@ -262,7 +275,8 @@ class GGUFWriter:
     def add_tensor(self, name: str, data, *, type: GGMLType | int | None = None, shape=None) -> None:
         """Add a tensor. `data` is a numpy array of a plain type (F32, F16, F64, I8..I64; converted to `type` if
         that is given, BF16 included), or the raw bytes (uint8 array, bytes) of any type with `type` and `shape`.
-        `shape` is in GGUF order (ne[0] first); by default the numpy shape reversed."""
+        `shape` is in GGUF order (ne[0] first); by default the numpy shape reversed. `data` may also be a callable
+        returning those bytes (with type= and shape=), called by write() when it reaches the tensor."""
         if not isinstance(name, str) or not name or len(name.encode("utf-8")) > MAX_NAME_BYTES:
             raise ValueError(f"tensor name must be 1 to {MAX_NAME_BYTES} bytes of UTF-8, got {name!r}")
         if "\0" in name:
@@ -270,6 +284,13 @@ class GGUFWriter:
         if name in self._tensors:
             raise ValueError(f"duplicate tensor name '{name}'")
         ttype = None if type is None else GGMLType(type)
+        if callable(data):  # produced while writing: one tensor in memory at a time (the converter streams so)
+            if ttype is None or shape is None:
+                raise ValueError(f"tensor '{name}': a callable needs type= and shape=")
+            shape = tuple(int(d) for d in shape)
+            self._check_shape(name, shape, ttype)
+            self._tensors[name] = (shape, ttype, _Deferred(data, self._nbytes(shape, ttype)))
+            return
         raw = isinstance(data, (bytes, bytearray, memoryview)) or (
             isinstance(data, np.ndarray) and data.dtype == np.uint8 and ttype not in (None, GGMLType.I8)
         )
@@ -292,15 +313,24 @@ class GGUFWriter:
             else:
                 raise TypeError(f"tensor '{name}': {ttype.name} data must be given as raw bytes (uint8), quantized")
         shape = tuple(int(d) for d in shape)
-        if not 1 <= len(shape) <= MAX_DIMS or any(d < 1 for d in shape):
-            raise ValueError(f"tensor '{name}': shape {shape} must have 1 to {MAX_DIMS} positive dimensions")
-        block, size = GGML_BLOCK_SIZES[ttype]
-        if shape[0] % block:
-            raise ValueError(f"tensor '{name}': ne[0] = {shape[0]} is not a multiple of the {ttype.name} block {block}")
-        need = int(np.prod(shape, dtype=object)) // block * size
+        self._check_shape(name, shape, ttype)
+        need = self._nbytes(shape, ttype)
         if buf.nbytes != need:
             raise ValueError(f"tensor '{name}': {buf.nbytes} bytes given, {ttype.name} {shape} needs {need}")
         self._tensors[name] = (shape, ttype, np.ascontiguousarray(buf))
+
+    @staticmethod
+    def _check_shape(name: str, shape: tuple[int, ...], ttype: GGMLType) -> None:
+        if not 1 <= len(shape) <= MAX_DIMS or any(d < 1 for d in shape):
+            raise ValueError(f"tensor '{name}': shape {shape} must have 1 to {MAX_DIMS} positive dimensions")
+        block = GGML_BLOCK_SIZES[ttype][0]
+        if shape[0] % block:
+            raise ValueError(f"tensor '{name}': ne[0] = {shape[0]} is not a multiple of the {ttype.name} block {block}")
+
+    @staticmethod
+    def _nbytes(shape: tuple[int, ...], ttype: GGMLType) -> int:
+        block, size = GGML_BLOCK_SIZES[ttype]
+        return int(np.prod(shape, dtype=object)) // block * size
 
     # ---- output ----
     def header_bytes(self) -> bytes:
@@ -321,7 +351,9 @@ class GGUFWriter:
         with open(self.path, "wb") as f:
             f.write(header)
             f.write(b"\0" * (_align(len(header), self.alignment) - len(header)))
-            for _, _, buf in self._tensors.values():
+            for name, (_, _, buf) in self._tensors.items():
+                if isinstance(buf, _Deferred):
+                    buf = buf.produce(name)
                 f.write(memoryview(buf))
                 f.write(b"\0" * (_align(buf.nbytes, self.alignment) - buf.nbytes))
         self._written = True
