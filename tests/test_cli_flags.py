@@ -228,12 +228,26 @@ def test_underscore_spellings_and_older_options():
 
 
 def test_options_llamacore_cannot_honour_yet_are_errors():
-    for argv, name in ((["--lora", "a.gguf"], "--lora"), (["--dry-multiplier", "0.8"], "--dry-multiplier"),
-                       (["--mmproj", "p.gguf"], "--mmproj"), (["--rope-freq-base", "1e6"], "--rope-freq-base"),
-                       (["--samplers", "top_k;temperature"], "--samplers")):  # fmt: skip
+    for argv, name in ((["--lora", "a.gguf"], "--lora"), (["--mmproj", "p.gguf"], "--mmproj"),
+                       (["--rope-freq-base", "1e6"], "--rope-freq-base")):  # fmt: skip
         with pytest.raises(NotImplementedError, match=name):
             flags.check_supported(parse_cli(*argv), flags.CLI)
     flags.check_supported(parse_cli("-ngl", "99", "--mlock"), flags.CLI)  # accepted: said, not refused
+
+
+def test_dry_xtc_top_n_sigma_and_sampler_order_options():
+    a = parse_cli("--dry-multiplier", "0.8", "--dry-base", "2", "--dry-allowed-length", "3", "--dry-penalty-last-n",
+                  "64", "--dry-sequence-breaker", "\\n", "--dry-sequence-breaker", ":", "--xtc-probability", "0.5",
+                  "--xtc-threshold", "0.2", "--top-nsigma", "1.5", "--sampling-seq", "kt")  # fmt: skip
+    kw = common.sampling_kwargs(a)
+    assert (kw["dry_multiplier"], kw["dry_base"], kw["dry_allowed_length"], kw["dry_penalty_last_n"]) == (0.8, 2, 3, 64)
+    assert kw["dry_sequence_breakers"] == ["\\n", ":"]
+    assert (kw["xtc_probability"], kw["xtc_threshold"], kw["top_n_sigma"]) == (0.5, 0.2, 1.5)
+    assert kw["samplers"] == "top_k;temperature"
+    assert common.sampling_kwargs(parse_cli("--samplers", "min_p;temperature"))["samplers"] == "min_p;temperature"
+    assert common.sampling_kwargs(parse_cli("--dry-sequence-breaker", "none"))["dry_sequence_breakers"] == []
+    with pytest.raises(ValueError, match="sampling-seq"):
+        common.sampling_kwargs(parse_cli("--sampling-seq", "kq"))
 
 
 def test_logit_bias_and_mirostat_options():

@@ -114,7 +114,7 @@ def test_errors_are_one_line(smollm2_path, tmp_path):
         assert "grammar" in r.stderr and r.stderr.count("\n") == 1
     r = llamacore("cli", "-m", str(smollm2_path), "-p", "hi", "-j", "{not json")
     assert r.returncode == 1 and ("JSON" in r.stderr or "grammar" in r.stderr)
-    r = llamacore("cli", "-m", str(smollm2_path), "-p", "hi", "--mirostat", "2")
+    r = llamacore("cli", "-m", str(smollm2_path), "-p", "hi", "--mirostat", "3")
     assert r.returncode == 1 and "mirostat" in r.stderr.lower()
     r = llamacore("cli", "-hff", "x.gguf", "-p", "hi")
     assert r.returncode == 1 and "-hf" in r.stderr

@@ -229,7 +229,40 @@ def sampling_kwargs(args: argparse.Namespace, llm=None) -> dict[str, Any]:
         presence_penalty=args.presence_penalty,
         frequency_penalty=args.frequency_penalty,
         mirostat_mode=args.mirostat,
+        top_n_sigma=args.top_n_sigma,
+        xtc_probability=args.xtc_probability,
+        xtc_threshold=args.xtc_threshold,
+        dry_multiplier=args.dry_multiplier,
+        dry_base=args.dry_base,
+        dry_allowed_length=args.dry_allowed_length,
+        dry_penalty_last_n=args.dry_penalty_last_n,
+        dry_sequence_breakers=_dry_breakers(args.dry_sequence_breaker),
+        samplers=_samplers(args.samplers, args.sampling_seq),
     )
+
+
+# llama.cpp's one-letter names of the samplers (--sampling-seq)
+_SAMPLER_LETTERS = {"e": "penalties", "d": "dry", "s": "top_n_sigma", "k": "top_k", "y": "typ_p", "p": "top_p",
+                    "m": "min_p", "x": "xtc", "t": "temperature"}  # fmt: skip
+
+
+def _samplers(names: str | None, letters: str | None) -> str | None:
+    if names is not None and letters is not None:
+        raise ValueError("give --samplers or --sampling-seq, not both")
+    if letters is None:
+        return names
+    unknown = sorted(set(letters) - set(_SAMPLER_LETTERS))
+    if unknown:
+        letters_known = "".join(_SAMPLER_LETTERS)
+        raise ValueError(f"--sampling-seq: unknown sampler letter(s) {''.join(unknown)!r}: use {letters_known}")
+    return ";".join(_SAMPLER_LETTERS[c] for c in letters)
+
+
+def _dry_breakers(values: list[str] | None) -> list[str] | None:
+    """--dry-sequence-breaker values (None: the default breakers; 'none': no breakers at all)."""
+    if not values:
+        return None
+    return [] if values == ["none"] else [v for v in values if v != "none"]
 
 
 def constraint_kwargs(args: argparse.Namespace, chat: bool) -> dict[str, Any]:
