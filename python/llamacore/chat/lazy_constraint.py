@@ -49,6 +49,8 @@ class LazyConstraint:
         self._inner = None  # the active constraint
         self._armed = False  # the inner constraint has not received any text yet (whitespace may come first)
         self._done = False  # repeat=False and one constrained part is complete
+        self._finished = False  # a `final` trigger's part is complete: the answer is
+        self._trigger: Trigger | None = None  # the trigger of the active part
         self._pieces: dict[int, str] = {}
         n_vocab = int(tokenizer.n_vocab())
         self._ws = np.zeros(n_vocab, dtype=bool)
@@ -101,12 +103,14 @@ class LazyConstraint:
         return self._inner is None or self._inner.is_accepting()
 
     def is_finished(self) -> bool:
-        return False  # free text (and the end of generation) may always follow a constrained part
+        # after a constrained part, free text (and the end of generation) may follow, unless its trigger is final
+        return self._finished
 
     # -- internals -------------------------------------------------------------------------------------------------
     def _engage(self, trig: Trigger, written: str) -> None:
         """Start the constraint for `trig`; `written`: text of it the model has already produced."""
         self._inner = self.make_constraint(trig)
+        self._trigger = trig
         self._armed = True
         self._text = ""
         written = written.lstrip()
@@ -124,6 +128,7 @@ class LazyConstraint:
             self._release()
 
     def _release(self) -> None:
+        self._finished = self._trigger is not None and self._trigger.final
         self._inner = None
         self._armed = False
         self._text = ""

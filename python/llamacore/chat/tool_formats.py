@@ -52,12 +52,15 @@ class ToolDef:
 @dataclass(frozen=True)
 class Trigger:
     """An opening text that switches a tool call's grammar on. `include`: the constrained text starts at the trigger
-    (the trigger is the start of the JSON) instead of after it. `at_start`: only when the output so far is blank."""
+    (the trigger is the start of the JSON) instead of after it. `at_start`: only when the output so far is blank.
+    `final`: the constrained text is the rest of the answer (nothing follows the call's JSON but the end of the turn),
+    so generation ends where it is complete."""
 
     text: str
     schema: dict = field(hash=False, compare=False)
     include: bool = False
     at_start: bool = False
+    final: bool = False
 
 
 def _hold(text: str, markers: Sequence[str]) -> int:
@@ -319,7 +322,7 @@ class Llama3(Convention):
 
     def triggers(self, tools):
         schema = call_schema(tools, "parameters")
-        return [Trigger("{", schema, include=True, at_start=True), Trigger(self.TAG, schema)]
+        return [Trigger("{", schema, include=True, at_start=True, final=True), Trigger(self.TAG, schema, final=True)]
 
     def render_calls(self, calls):
         return "; ".join(_call_json(c, "parameters") for c in calls)
@@ -399,7 +402,7 @@ class Mistral(Convention):
         return _array_of(call_schema(tools), parallel)
 
     def triggers(self, tools):
-        return [Trigger(self.TAG, _array_of(call_schema(tools), True))]
+        return [Trigger(self.TAG, _array_of(call_schema(tools), True), final=True)]
 
     def render_calls(self, calls):
         return self.TAG + json.dumps(
@@ -459,7 +462,9 @@ class Generic(Convention):
 
     def triggers(self, tools):
         schema = self.required_schema(tools, True)
-        return [Trigger(t, schema, include=True, at_start=True) for t in ('{"tool_calls"', '{ "tool_calls"')]
+        return [
+            Trigger(t, schema, include=True, at_start=True, final=True) for t in ('{"tool_calls"', '{ "tool_calls"')
+        ]
 
     def render_calls(self, calls):
         return json.dumps(

@@ -258,7 +258,8 @@ def prepare_chat_request(
         prefill = conv.prefill(forced, req.named is not None, req.parallel)
         schema = conv.required_schema(forced, req.parallel)
         if schema is not None:
-            start = Trigger(prefill, schema)
+            # the forced call ends the answer where the convention's calls do (e.g. one JSON object as the whole answer)
+            start = Trigger(prefill, schema, final=all(t.final for t in conv.triggers(req.tools) or [Trigger("", {})]))
     triggers = [] if req.choice == "named" else conv.triggers(req.tools)
     parser = ToolCallParser(conv, max_calls=None if req.parallel else 1, legacy_functions=req.legacy, prefill=prefill)
     return ChatRequest(
