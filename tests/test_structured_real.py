@@ -160,3 +160,37 @@ def test_bad_tools_are_value_errors(llm):
         llm.create_chat_completion(msgs, tools=[WEATHER], tool_choice={"type": "function", "function": {"name": "x"}})
     with pytest.raises(ValueError, match="multimodal"):
         llm.create_chat_completion([{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}])
+
+
+def test_auto_tool_choice_switches_the_real_grammar_on_at_a_call(llm):
+    """'auto': free text is unconstrained; once the model writes a call's opening the real JSON-schema constraint
+    (llguidance on the model's vocabulary) decides, and a call in the generic convention ends the answer."""
+    from llamacore.chat.tools import prepare_chat_request
+
+    msgs = [{"role": "user", "content": "What is the weather like in Paris?"}]
+    req = prepare_chat_request(llm.chat_formatter, msgs, tools=[WEATHER, TIME], tool_choice="auto")
+    tok = llm._tokenizer
+    lazy = req.constraint(tok)
+    call = '{"tool_calls": [{"name": "get_weather", "arguments": {"city": "Paris", "unit": "celsius"}}]}'
+    ids = tok.tokenize(call.encode(), add_bos=False, special=False)
+    opening = len(tok.tokenize(b'{"tool_calls"', add_bos=False, special=False))
+    for i, t in enumerate(ids):
+        mask = lazy.allowed()
+        if i < opening - 1:
+            assert mask is None  # free text so far: no per-token cost
+        elif i >= opening:
+            assert mask is not None and mask[t]
+            if i == opening:  # right after '{"tool_calls"' only a colon (with or without spaces) may come
+                assert mask.sum() < 1000
+        lazy.accept(t)
+    assert lazy.is_finished()
+    message, finish = req.message(call, "stop")
+    assert finish == "tool_calls"
+    assert json.loads(message["tool_calls"][0]["function"]["arguments"]) == {"city": "Paris", "unit": "celsius"}
+
+    # plain text never switches it on
+    lazy = req.constraint(tok)
+    for t in tok.tokenize(b"It is sunny in Paris today.", add_bos=False, special=False):
+        assert lazy.allowed() is None
+        lazy.accept(t)
+    assert not lazy.is_finished()
