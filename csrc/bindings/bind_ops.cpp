@@ -313,7 +313,7 @@ LC_BIND(ops) {
     m.def(
         "ops_unary",
         [](int op, f32arr x) {
-            if (op < 0 || op > static_cast<int>(lc::ops::Unary::exp)) throw std::invalid_argument("unknown unary op");
+            if (op < 0 || op >= lc::ops::kNumUnary) throw std::invalid_argument("unknown unary op");
             auto b = x.request();
             const int64_t n = b.ndim ? b.shape[b.ndim - 1] : 1, rows = rows_of(b);
             f32arr y(b.shape);
@@ -329,7 +329,7 @@ LC_BIND(ops) {
     m.def(
         "ops_glu",
         [](int op, f32arr g, f32arr u) {
-            if (op < 0 || op > static_cast<int>(lc::ops::Glu::geglu_erf)) throw std::invalid_argument("unknown glu op");
+            if (op < 0 || op >= lc::ops::kNumGlu) throw std::invalid_argument("unknown glu op");
             auto b = g.request();
             if (u.request().shape != b.shape) throw std::invalid_argument("gate and up must have the same shape");
             const int64_t n = b.ndim ? b.shape[b.ndim - 1] : 1, rows = rows_of(b);

@@ -25,9 +25,19 @@ std::string type_name(DType t) {
 
 int tid(DType t) { return static_cast<int>(t); }
 
+// "F32, F16, Q8_0": the KV-cache formats, for error messages.
+std::string kv_type_list() {
+    std::string s;
+    for (int i = 0; i < kNumDTypes; ++i) {
+        const DTypeTraits* t = dtype_traits(i);
+        if (t && t->kv_slot >= 0) s += (s.empty() ? "" : ", ") + std::string(t->name);
+    }
+    return s;
+}
+
 inline size_t align64(size_t n) { return (n + 63) & ~size_t(63); }
 
-// The quantizer of an activation type, as a table entry.
+// The quantizer of an activation type (or a copy_rows destination), as a table entry.
 cpu::QuantizeFn act_quantizer(const Kernels& kt, DType at) {
     switch (at) {
         case DType::Q8_0: return kt.quantize_q8_0;
@@ -56,45 +66,13 @@ void split_range(int64_t n, int ith, int nth, int64_t* begin, int64_t* end, int6
 // ---------------------------------------------------------------------------------------------------------------
 
 bool matmul_supported(DType w) {
-    switch (w) {
-        case DType::F32:
-        case DType::F16:
-        case DType::BF16:
-        case DType::Q4_0:
-        case DType::Q4_1:
-        case DType::Q5_0:
-        case DType::Q5_1:
-        case DType::Q8_0:
-        case DType::Q2_K:
-        case DType::Q3_K:
-        case DType::Q4_K:
-        case DType::Q5_K:
-        case DType::Q6_K:
-        case DType::IQ4_NL:
-        case DType::IQ4_XS: return true;
-        default: return false;
-    }
+    const DTypeTraits* t = dtype_traits(tid(w));
+    return t && t->matmul;
 }
 
 DType act_type(DType w) {
-    switch (w) {
-        case DType::F32: return DType::F32;
-        case DType::F16: return DType::F16;
-        case DType::BF16: return DType::BF16;
-        case DType::Q4_0:
-        case DType::Q5_0:
-        case DType::Q8_0:
-        case DType::IQ4_NL: return DType::Q8_0;
-        case DType::Q4_1:
-        case DType::Q5_1: return DType::Q8_1;
-        case DType::Q2_K:
-        case DType::Q3_K:
-        case DType::Q4_K:
-        case DType::Q5_K:
-        case DType::Q6_K:
-        case DType::IQ4_XS: return DType::Q8_K;
-        default: throw std::invalid_argument("matmul: weight type " + type_name(w) + " is not supported");
-    }
+    if (!matmul_supported(w)) throw std::invalid_argument("matmul: weight type " + type_name(w) + " is not supported");
+    return traits(w).vec_dot_type;
 }
 
 size_t act_row_bytes(DType w, int64_t k) {
@@ -173,7 +151,7 @@ void quantize_row_q8_K(const float* x, void* y, int64_t k) { cpu::kernels().quan
 
 void check_get_rows(DType t, int64_t n_cols, const int32_t* ids, int64_t n_ids, int64_t n_rows) {
     const DTypeTraits* tr = dtype_traits(tid(t));
-    if (!tr || !cpu::kernels().dequantize[tid(t)]) {
+    if (!tr || !tr->get_rows) {
         throw std::invalid_argument("get_rows: type " + type_name(t) + " cannot be dequantized");
     }
     if (n_cols <= 0 || n_cols % tr->block_size != 0) {
@@ -450,12 +428,13 @@ void check_attention(const AttentionParams& p) {
             std::to_string(p.n_head_kv) + ")");
     }
     for (DType t : {p.k_type, p.v_type}) {
-        if (t != DType::F32 && t != DType::F16 && t != DType::Q8_0) {
-            bad("cache type " + type_name(t) + " is not supported (F32, F16, Q8_0)");
-        }
+        if (cpu::kv_slot(t) < 0)
+            bad("cache type " + type_name(t) + " is not a KV-cache format (" + kv_type_list() + ")");
     }
-    if ((p.k_type == DType::Q8_0 && p.head_dim % QK8_0) || (p.v_type == DType::Q8_0 && p.head_dim_v % QK8_0)) {
-        bad("a Q8_0 cache needs head dims that are multiples of 32");
+    const int64_t kb = traits(p.k_type).block_size, vb = traits(p.v_type).block_size;
+    if (p.head_dim % kb || p.head_dim_v % vb) {
+        bad("the head dims must be multiples of the cache types' blocks (" + std::to_string(kb) + ", " +
+            std::to_string(vb) + ")");
     }
     if (!p.mask && p.n_tokens > 0 && p.n_kv > 0 && (!p.q_pos || !p.kv_pos)) {
         bad("without a mask, q_pos and kv_pos are required");
@@ -629,13 +608,14 @@ void scale(const float* x, int64_t x_stride, int64_t n_rows, int64_t n_cols, flo
 // ---------------------------------------------------------------------------------------------------------------
 
 void check_copy_rows(DType t, int64_t n_cols) {
-    if (t != DType::F32 && t != DType::F16 && t != DType::BF16 && t != DType::Q8_0) {
+    const DTypeTraits* tr = dtype_traits(tid(t));
+    if (!tr || !tr->copy_rows) {
         throw std::invalid_argument("copy_rows: destination type " + type_name(t) +
                                     " is not supported (F32, F16, BF16, Q8_0)");
     }
-    if (t == DType::Q8_0 && n_cols % QK8_0 != 0) {
-        throw std::invalid_argument("copy_rows: Q8_0 rows need a multiple of 32 columns, got " +
-                                    std::to_string(n_cols));
+    if (n_cols % tr->block_size != 0) {
+        throw std::invalid_argument("copy_rows: " + type_name(t) + " rows need a multiple of " +
+                                    std::to_string(tr->block_size) + " columns, got " + std::to_string(n_cols));
     }
 }
 
@@ -644,7 +624,7 @@ void copy_rows(const float* x, int64_t x_stride, int64_t n_rows, int64_t n_cols,
     const Kernels& kt = cpu::kernels();
     const DTypeTraits* tr = dtype_traits(tid(t));
     const int64_t qk = tr->block_size;
-    const cpu::QuantizeFn q = t == DType::Q8_0 ? kt.quantize_q8_0 : act_quantizer(kt, t);
+    const cpu::QuantizeFn q = act_quantizer(kt, t);
     auto* out = static_cast<uint8_t*>(dst);
     for_share(n_rows, n_cols / qk, ith, nth, [&](int64_t r, int64_t b0, int64_t b1) {
         const int64_t dr = rows ? rows[r] : r;
