@@ -11,7 +11,8 @@ void fill_float_ops(Kernels& t);
 }  // namespace avx2
 namespace avx512 {
 void fill_gemm(Kernels& t);
-void fill_gemv(Kernels& t);  // after fill_gemm: routes n == 1 of some formats to gemv_avx512.cpp
+void fill_gemm_panels(Kernels& t);  // called by fill_gemm: n >= 8 tokens to gemm_panels_avx512.cpp
+void fill_gemv(Kernels& t);         // after fill_gemm: routes n == 1 of some formats to gemv_avx512.cpp
 void fill_float_ops(Kernels& t);
 }  // namespace avx512
 }  // namespace lc::cpu
