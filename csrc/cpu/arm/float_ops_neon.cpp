@@ -1,6 +1,8 @@
-// NEON level: activation quantizers (bit-identical to the generic level), float kernels, and the table filler.
-// Vector loops take 4 floats at a time; tails shorter than a vector run the scalar formula.
+// NEON level: activation quantizers (bit-identical to the generic level), the float kernels of float_ops_impl.h over
+// 4-lane vectors (shared with the x86 levels) plus NEON-only ones (rope, relu/neg/sqr/sqrt, Q8_0 cache rows), and the
+// table filler. Tails shorter than a vector run the scalar formula.
 #include <arm_neon.h>
+#include <math.h>
 
 #include <cmath>
 #include <cstdint>
@@ -134,7 +136,7 @@ void to_bf16(const float* x, void* vy, int64_t k) {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// float helpers
+// float kernels: float_ops_impl.h over 4-lane NEON vectors, as the x86 levels over theirs
 // ---------------------------------------------------------------------------------------------------------------
 
 // e^x = 2^n * e^r with n = round(x / ln2), r = x - n ln2 (ln2 in two parts), |r| <= ln2 / 2, and e^r by its
@@ -161,206 +163,53 @@ inline float32x4_t v_exp(float32x4_t x) {
     return vmulq_f32(vmulq_f32(p, s1), s2);
 }
 
-inline float32x4_t v_silu(float32x4_t x) {  // x / (1 + e^-x)
-    return vdivq_f32(x, vaddq_f32(vdupq_n_f32(1.0f), v_exp(vnegq_f32(x))));
-}
-// gelu, tanh approximation: 0.5 x (1 + tanh(z)) = x / (1 + e^(-2z)), z = sqrt(2/pi) x (1 + 0.044715 x^2); the
-// second form has no 1 + tanh cancellation for negative x.
-inline float32x4_t v_gelu(float32x4_t x) {
-    const float32x4_t x2 = vmulq_f32(x, x);
-    const float32x4_t z = vmulq_f32(vmulq_n_f32(x, -2.0f * 0.79788456080286535588f),
-                                    vfmaq_f32(vdupq_n_f32(1.0f), vdupq_n_f32(0.044715f), x2));
-    return vdivq_f32(x, vaddq_f32(vdupq_n_f32(1.0f), v_exp(z)));
-}
+struct S {
+    using V = float32x4_t;
+    static constexpr int W = 4;
+    static V load(const float* p) { return vld1q_f32(p); }
+    static void store(float* p, V v) { vst1q_f32(p, v); }
+    static V set1(float f) { return vdupq_n_f32(f); }
+    static V zero() { return vdupq_n_f32(0.0f); }
+    static V add(V a, V b) { return vaddq_f32(a, b); }
+    static V sub(V a, V b) { return vsubq_f32(a, b); }
+    static V mul(V a, V b) { return vmulq_f32(a, b); }
+    static V div(V a, V b) { return vdivq_f32(a, b); }
+    static V max(V a, V b) { return vmaxq_f32(a, b); }
+    static V fmadd(V a, V b, V c) { return vfmaq_f32(c, a, b); }
+    static float hsum(V v) { return vaddvq_f32(v); }
+    static float hmax(V v) { return vmaxvq_f32(v); }
+    static V load_f16(const uint16_t* p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))); }
+    static float h2f(uint16_t h) { return neon::h2f(h); }
+    static V in_range(V dist, V lim) {  // 0 where 0 <= dist < lim, else -inf
+        const uint32x4_t ok = vandq_u32(vcgeq_f32(dist, vdupq_n_f32(0.0f)), vcltq_f32(dist, lim));
+        return vbslq_f32(ok, vdupq_n_f32(0.0f), vdupq_n_f32(-INFINITY));
+    }
+    static V exp(V x) { return v_exp(x); }
+};
 
-inline float silu1(float x) { return x / (1.0f + std::exp(-x)); }
-inline float gelu1(float x) {
-    const float z = 0.79788456080286535588f * x * (1.0f + 0.044715f * x * x);
-    return x / (1.0f + std::exp(-2.0f * z));
-}
+#include "cpu/float_ops_impl.h"
 
-inline float hsum4(float32x4_t a, float32x4_t b, float32x4_t c, float32x4_t d) {
-    return vaddvq_f32(vaddq_f32(vaddq_f32(a, b), vaddq_f32(c, d)));
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// element-wise
-// ---------------------------------------------------------------------------------------------------------------
-
-// y[i] = F(x[i]) with a vector and a scalar form of F.
-template <float32x4_t (*V)(float32x4_t), float (*S)(float)>
+// Unary ops float_ops_impl.h does not have: y[i] = F(x[i]) with a vector and a scalar form of F.
+template <float32x4_t (*Vec)(float32x4_t), float (*Sc)(float)>
 void unary_map(const float* x, float* y, int64_t n) {
     int64_t i = 0;
-    for (; i + 4 <= n; i += 4) vst1q_f32(y + i, V(vld1q_f32(x + i)));
-    for (; i < n; ++i) y[i] = S(x[i]);
+    for (; i + 4 <= n; i += 4) vst1q_f32(y + i, Vec(vld1q_f32(x + i)));
+    for (; i < n; ++i) y[i] = Sc(x[i]);
 }
 
-inline float exp1(float x) { return std::exp(x); }
 inline float relu1(float x) { return x > 0.0f ? x : 0.0f; }
 inline float neg1(float x) { return -x; }
 inline float sqr1(float x) { return x * x; }
-inline float sqrt1(float x) { return std::sqrt(x); }
+inline float sqrt1(float x) { return sqrtf(x); }
 inline float32x4_t v_relu(float32x4_t x) {  // x > 0 ? x : 0 (nan -> 0, as the scalar form)
     return vbslq_f32(vcgtq_f32(x, vdupq_n_f32(0.0f)), x, vdupq_n_f32(0.0f));
 }
 inline float32x4_t v_sqr(float32x4_t x) { return vmulq_f32(x, x); }
 
-void u_silu(const float* x, float* y, int64_t n) { unary_map<v_silu, silu1>(x, y, n); }
-void u_gelu(const float* x, float* y, int64_t n) { unary_map<v_gelu, gelu1>(x, y, n); }
 void u_relu(const float* x, float* y, int64_t n) { unary_map<v_relu, relu1>(x, y, n); }
 void u_neg(const float* x, float* y, int64_t n) { unary_map<vnegq_f32, neg1>(x, y, n); }
 void u_sqr(const float* x, float* y, int64_t n) { unary_map<v_sqr, sqr1>(x, y, n); }
 void u_sqrt(const float* x, float* y, int64_t n) { unary_map<vsqrtq_f32, sqrt1>(x, y, n); }
-void u_exp(const float* x, float* y, int64_t n) { unary_map<v_exp, exp1>(x, y, n); }
-
-void g_swiglu(const float* g, const float* u, float* y, int64_t n) {
-    int64_t i = 0;
-    for (; i + 4 <= n; i += 4) vst1q_f32(y + i, vmulq_f32(v_silu(vld1q_f32(g + i)), vld1q_f32(u + i)));
-    for (; i < n; ++i) y[i] = silu1(g[i]) * u[i];
-}
-void g_geglu(const float* g, const float* u, float* y, int64_t n) {
-    int64_t i = 0;
-    for (; i + 4 <= n; i += 4) vst1q_f32(y + i, vmulq_f32(v_gelu(vld1q_f32(g + i)), vld1q_f32(u + i)));
-    for (; i < n; ++i) y[i] = gelu1(g[i]) * u[i];
-}
-
-void b_add(const float* a, const float* b, float* y, int64_t n) {
-    int64_t i = 0;
-    for (; i + 4 <= n; i += 4) vst1q_f32(y + i, vaddq_f32(vld1q_f32(a + i), vld1q_f32(b + i)));
-    for (; i < n; ++i) y[i] = a[i] + b[i];
-}
-void b_mul(const float* a, const float* b, float* y, int64_t n) {
-    int64_t i = 0;
-    for (; i + 4 <= n; i += 4) vst1q_f32(y + i, vmulq_f32(vld1q_f32(a + i), vld1q_f32(b + i)));
-    for (; i < n; ++i) y[i] = a[i] * b[i];
-}
-void scale(const float* x, float s, float b, float* y, int64_t n) {  // y = x * s + b
-    const float32x4_t vb = vdupq_n_f32(b);
-    int64_t i = 0;
-    for (; i + 4 <= n; i += 4) vst1q_f32(y + i, vfmaq_n_f32(vb, vld1q_f32(x + i), s));
-    for (; i < n; ++i) y[i] = x[i] * s + b;
-}
-void vscale(float* y, float s, int64_t n) {
-    int64_t i = 0;
-    for (; i + 4 <= n; i += 4) vst1q_f32(y + i, vmulq_n_f32(vld1q_f32(y + i), s));
-    for (; i < n; ++i) y[i] *= s;
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// norms, softmax, rope
-// ---------------------------------------------------------------------------------------------------------------
-
-float sum_sq(const float* x, int64_t n) {
-    float32x4_t a0 = vdupq_n_f32(0), a1 = a0, a2 = a0, a3 = a0;
-    int64_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        const float32x4_t v0 = vld1q_f32(x + i), v1 = vld1q_f32(x + i + 4), v2 = vld1q_f32(x + i + 8),
-                          v3 = vld1q_f32(x + i + 12);
-        a0 = vfmaq_f32(a0, v0, v0);
-        a1 = vfmaq_f32(a1, v1, v1);
-        a2 = vfmaq_f32(a2, v2, v2);
-        a3 = vfmaq_f32(a3, v3, v3);
-    }
-    for (; i + 4 <= n; i += 4) {
-        const float32x4_t v = vld1q_f32(x + i);
-        a0 = vfmaq_f32(a0, v, v);
-    }
-    float s = hsum4(a0, a1, a2, a3);
-    for (; i < n; ++i) s += x[i] * x[i];
-    return s;
-}
-
-float sum(const float* x, int64_t n) {
-    float32x4_t a0 = vdupq_n_f32(0), a1 = a0;
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        a0 = vaddq_f32(a0, vld1q_f32(x + i));
-        a1 = vaddq_f32(a1, vld1q_f32(x + i + 4));
-    }
-    for (; i + 4 <= n; i += 4) a0 = vaddq_f32(a0, vld1q_f32(x + i));
-    float s = vaddvq_f32(vaddq_f32(a0, a1));
-    for (; i < n; ++i) s += x[i];
-    return s;
-}
-
-void rms_norm(const float* x, int64_t n, float eps, const float* w, float* y) {
-    const float r = 1.0f / std::sqrt(sum_sq(x, n) / static_cast<float>(n) + eps);
-    int64_t i = 0;
-    if (w) {
-        for (; i + 4 <= n; i += 4) vst1q_f32(y + i, vmulq_f32(vmulq_n_f32(vld1q_f32(x + i), r), vld1q_f32(w + i)));
-        for (; i < n; ++i) y[i] = x[i] * r * w[i];
-    } else {
-        for (; i + 4 <= n; i += 4) vst1q_f32(y + i, vmulq_n_f32(vld1q_f32(x + i), r));
-        for (; i < n; ++i) y[i] = x[i] * r;
-    }
-}
-
-void layer_norm(const float* x, int64_t n, float eps, const float* w, const float* b, float* y) {
-    const float mean = sum(x, n) / static_cast<float>(n);
-    const float32x4_t vm = vdupq_n_f32(mean);
-    float32x4_t acc = vdupq_n_f32(0);
-    int64_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        const float32x4_t d = vsubq_f32(vld1q_f32(x + i), vm);
-        acc = vfmaq_f32(acc, d, d);
-    }
-    float var = vaddvq_f32(acc);
-    for (; i < n; ++i) var += (x[i] - mean) * (x[i] - mean);
-    const float r = 1.0f / std::sqrt(var / static_cast<float>(n) + eps);
-    for (i = 0; i + 4 <= n; i += 4) {
-        float32x4_t t = vmulq_n_f32(vsubq_f32(vld1q_f32(x + i), vm), r);
-        if (w) t = vmulq_f32(t, vld1q_f32(w + i));
-        if (b) t = vaddq_f32(t, vld1q_f32(b + i));
-        vst1q_f32(y + i, t);
-    }
-    for (; i < n; ++i) {
-        float t = (x[i] - mean) * r;
-        if (w) t *= w[i];
-        if (b) t += b[i];
-        y[i] = t;
-    }
-}
-
-// y[i] = e^(x[i] - m); returns the sum. In place (y == x) is allowed.
-float exp_sum(const float* x, float m, float* y, int64_t n) {
-    const float32x4_t vm = vdupq_n_f32(m);
-    float32x4_t acc = vdupq_n_f32(0);
-    int64_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        const float32x4_t e = v_exp(vsubq_f32(vld1q_f32(x + i), vm));
-        vst1q_f32(y + i, e);
-        acc = vaddq_f32(acc, e);
-    }
-    float s = vaddvq_f32(acc);
-    for (; i < n; ++i) {
-        y[i] = std::exp(x[i] - m);
-        s += y[i];
-    }
-    return s;
-}
-
-void softmax(const float* x, int64_t n, float scale, const float* mask, int64_t n_visible, float* y) {
-    float32x4_t vmax = vdupq_n_f32(-INFINITY);
-    int64_t i = 0;
-    for (; i + 4 <= n_visible; i += 4) {
-        float32x4_t v = vmulq_n_f32(vld1q_f32(x + i), scale);
-        if (mask) v = vaddq_f32(v, vld1q_f32(mask + i));
-        vst1q_f32(y + i, v);
-        vmax = vmaxnmq_f32(vmax, v);  // maxNum: as std::fmax
-    }
-    float mx = vmaxnmvq_f32(vmax);
-    for (; i < n_visible; ++i) {
-        y[i] = x[i] * scale + (mask ? mask[i] : 0.0f);
-        mx = std::fmax(mx, y[i]);
-    }
-    if (mx == -INFINITY) {  // nothing visible
-        for (int64_t j = 0; j < n; ++j) y[j] = 0.0f;
-        return;
-    }
-    const float s = exp_sum(y, mx, y, n_visible);
-    vscale(y, 1.0f / s, n_visible);
-    for (int64_t j = n_visible; j < n; ++j) y[j] = 0.0f;
-}
 
 // (a, b) -> (a c - b s, a s + b c) for pair i = (x[i*s0], x[i*s0 + off]), (c, s) = (cs[2i], cs[2i+1]).
 void rope_rotate(const float* x, float* y, const float* cs, int64_t n_pairs, int64_t s0, int64_t off) {
@@ -390,42 +239,8 @@ void rope_rotate(const float* x, float* y, const float* cs, int64_t n_pairs, int
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// attention row primitives: q . k and y += a * v for F32, F16 and Q8_0 cache rows
+// attention row primitives of Q8_0 cache rows (F32 and F16: float_ops_impl.h)
 // ---------------------------------------------------------------------------------------------------------------
-
-inline float32x4_t load_f16(const uint16_t* p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))); }
-
-float kdot_f32(const float* q, const void* k, int64_t n) {
-    const float* kk = static_cast<const float*>(k);
-    float32x4_t a0 = vdupq_n_f32(0), a1 = a0, a2 = a0, a3 = a0;
-    int64_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        a0 = vfmaq_f32(a0, vld1q_f32(q + i), vld1q_f32(kk + i));
-        a1 = vfmaq_f32(a1, vld1q_f32(q + i + 4), vld1q_f32(kk + i + 4));
-        a2 = vfmaq_f32(a2, vld1q_f32(q + i + 8), vld1q_f32(kk + i + 8));
-        a3 = vfmaq_f32(a3, vld1q_f32(q + i + 12), vld1q_f32(kk + i + 12));
-    }
-    for (; i + 4 <= n; i += 4) a0 = vfmaq_f32(a0, vld1q_f32(q + i), vld1q_f32(kk + i));
-    float s = hsum4(a0, a1, a2, a3);
-    for (; i < n; ++i) s += q[i] * kk[i];
-    return s;
-}
-
-float kdot_f16(const float* q, const void* k, int64_t n) {
-    const uint16_t* kk = static_cast<const uint16_t*>(k);
-    float32x4_t a0 = vdupq_n_f32(0), a1 = a0, a2 = a0, a3 = a0;
-    int64_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        a0 = vfmaq_f32(a0, vld1q_f32(q + i), load_f16(kk + i));
-        a1 = vfmaq_f32(a1, vld1q_f32(q + i + 4), load_f16(kk + i + 4));
-        a2 = vfmaq_f32(a2, vld1q_f32(q + i + 8), load_f16(kk + i + 8));
-        a3 = vfmaq_f32(a3, vld1q_f32(q + i + 12), load_f16(kk + i + 12));
-    }
-    for (; i + 4 <= n; i += 4) a0 = vfmaq_f32(a0, vld1q_f32(q + i), load_f16(kk + i));
-    float s = hsum4(a0, a1, a2, a3);
-    for (; i < n; ++i) s += q[i] * h2f(kk[i]);
-    return s;
-}
 
 // 8 int8 -> two float32x4
 inline void widen8(const int8_t* p, float32x4_t* lo, float32x4_t* hi) {
@@ -450,20 +265,6 @@ float kdot_q8_0(const float* q, const void* k, int64_t n) {  // n: a multiple of
     return s;
 }
 
-void vaxpy_f32(float a, const void* v, float* y, int64_t n) {
-    const float* vv = static_cast<const float*>(v);
-    int64_t i = 0;
-    for (; i + 4 <= n; i += 4) vst1q_f32(y + i, vfmaq_n_f32(vld1q_f32(y + i), vld1q_f32(vv + i), a));
-    for (; i < n; ++i) y[i] += a * vv[i];
-}
-
-void vaxpy_f16(float a, const void* v, float* y, int64_t n) {
-    const uint16_t* vv = static_cast<const uint16_t*>(v);
-    int64_t i = 0;
-    for (; i + 4 <= n; i += 4) vst1q_f32(y + i, vfmaq_n_f32(vld1q_f32(y + i), load_f16(vv + i), a));
-    for (; i < n; ++i) y[i] += a * h2f(vv[i]);
-}
-
 void vaxpy_q8_0(float a, const void* v, float* y, int64_t n) {  // n: a multiple of 32
     const auto* b = static_cast<const block_q8_0*>(v);
     for (int64_t i = 0; i < n / QK8_0; ++i, y += QK8_0) {
@@ -477,47 +278,22 @@ void vaxpy_q8_0(float a, const void* v, float* y, int64_t n) {  // n: a multiple
     }
 }
 
-void deq_f16(const void* x, float* y, int64_t k) {
-    const uint16_t* h = static_cast<const uint16_t*>(x);
-    int64_t i = 0;
-    for (; i + 4 <= k; i += 4) vst1q_f32(y + i, load_f16(h + i));
-    for (; i < k; ++i) y[i] = h2f(h[i]);
-}
-
 }  // namespace
 
 void fill_float_ops(Kernels& t) {
+    fill_float_ops_impl(t);  // norms, softmax, silu, gelu, exp, swiglu, geglu, add, mul, scale, F32/F16 attention
     t.quantize_q8_0 = quantize_q8_0;
     t.quantize_q8_1 = quantize_q8_1;
     t.quantize_q8_K = quantize_q8_K;
     t.to_f16 = to_f16;
     t.to_bf16 = to_bf16;
-    t.rms_norm = rms_norm;
-    t.layer_norm = layer_norm;
-    t.softmax = softmax;
     t.rope_rotate = rope_rotate;
-    // indexed by ops::Unary: silu, gelu, gelu_erf, relu, tanh, neg, sqr, sqrt, exp (gelu_erf, tanh: generic)
-    t.unary[idx(ops::Unary::silu)] = u_silu;
-    t.unary[idx(ops::Unary::gelu)] = u_gelu;
-    t.unary[idx(ops::Unary::relu)] = u_relu;
+    t.unary[idx(ops::Unary::relu)] = u_relu;  // gelu_erf, tanh: generic
     t.unary[idx(ops::Unary::neg)] = u_neg;
     t.unary[idx(ops::Unary::sqr)] = u_sqr;
     t.unary[idx(ops::Unary::sqrt)] = u_sqrt;
-    t.unary[idx(ops::Unary::exp)] = u_exp;
-    t.glu[idx(ops::Glu::swiglu)] = g_swiglu;  // indexed by ops::Glu: swiglu, geglu, geglu_erf (generic)
-    t.glu[idx(ops::Glu::geglu)] = g_geglu;
-    t.add = b_add;
-    t.mul = b_mul;
-    t.scale = scale;
-    t.kdot[kv_slot(DType::F32)] = kdot_f32;  // cache type slots: F32, F16, Q8_0
-    t.kdot[kv_slot(DType::F16)] = kdot_f16;
     t.kdot[kv_slot(DType::Q8_0)] = kdot_q8_0;
-    t.vaxpy[kv_slot(DType::F32)] = vaxpy_f32;
-    t.vaxpy[kv_slot(DType::F16)] = vaxpy_f16;
     t.vaxpy[kv_slot(DType::Q8_0)] = vaxpy_q8_0;
-    t.vscale = vscale;
-    t.exp_sum = exp_sum;
-    t.dequantize[static_cast<int>(DType::F16)] = deq_f16;
 }
 
 }  // namespace lc::cpu::neon
