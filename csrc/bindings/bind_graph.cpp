@@ -173,14 +173,7 @@ LC_BIND(graph) {
                          int32_t n_seq, lc::DType type_k, lc::DType type_v, int n_threads, bool fuse) {
                  auto p = std::make_unique<PyProgram>();
                  GraphSpec spec = parse(tensors, nodes, p->keepalive);
-                 Options o;
-                 o.max_tokens = max_tokens;
-                 o.n_ctx = n_ctx;
-                 o.n_seq = n_seq;
-                 o.type_k = type_k;
-                 o.type_v = type_v;
-                 o.n_threads = n_threads;
-                 o.fuse = fuse;
+                 const Options o{max_tokens, n_ctx, n_seq, type_k, type_v, n_threads, fuse};
                  p->program = std::make_unique<Program>(std::move(spec), o);
                  return p;
              }),

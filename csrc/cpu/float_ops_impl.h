@@ -3,9 +3,10 @@
 // flags and no inline code is shared between levels (an AVX-512 copy of a shared inline function must never be
 // picked by the linker for the AVX2 or generic table). Tails shorter than a vector run the scalar formula.
 //
-// Requires before inclusion: <math.h>, <cstdint>, the traits type S, and Kernels. Only C library functions (expf,
-// sqrtf) are called, never inline C++ wrappers such as std::exp, whose out-of-line copies could be compiled with
-// this level's flags and picked by the linker for another level.
+// Requires before inclusion: <math.h>, <cstdint>, the traits type S, Kernels, and the level's activation quantizers
+// quantize_q8_0, quantize_q8_1, quantize_q8_K, to_f16, to_bf16 (fill_float_ops_impl puts them in the table). Only C
+// library functions (expf, sqrtf) are called, never inline C++ wrappers such as std::exp, whose out-of-line copies
+// could be compiled with this level's flags and picked by the linker for another level.
 // clang-format off
 inline float sc_exp(float x) { return expf(x); }
 inline float sc_silu(float x) { return x / (1.0f + expf(-x)); }
@@ -493,6 +494,11 @@ void f_attn_block(const float* qt, int64_t R, int64_t d, const float* kf, const 
 }
 
 void fill_float_ops_impl(Kernels& t) {
+    t.quantize_q8_0 = quantize_q8_0;
+    t.quantize_q8_1 = quantize_q8_1;
+    t.quantize_q8_K = quantize_q8_K;
+    t.to_f16 = to_f16;
+    t.to_bf16 = to_bf16;
     t.attn_block = f_attn_block;
     t.attn_scores[kv_slot(DType::F32)] = f_attn_scores<KvF32>;
     t.attn_scores[kv_slot(DType::F16)] = f_attn_scores<KvF16>;

@@ -77,13 +77,15 @@ void fuse_norm_prologues(Program::Impl& p) {
     p.steps = std::move(out);
 }
 
-// matmul followed by add(matmul, r) (or add(r, matmul)) that is the product's only reader: out = W x + r.
-void fuse_residuals(Program::Impl& p) {
+// A step of op `op` (for rms_norm: whole rows) followed by add(y, r) (or add(r, y)) that is y's only reader, r not a
+// weight: the step writes y + r itself (matmul: out = W x + r; rms_norm: Gemma's post-norms).
+void fuse_residuals(Program::Impl& p, Op op) {
     auto readers = readers_of(p);
     std::vector<Step> out;
     for (size_t i = 0; i < p.steps.size(); ++i) {
         Step s = p.steps[i];
-        if (s.node.op == Op::matmul && op_takes(s.node.op, kFuseResidual) && i + 1 < p.steps.size()) {
+        const bool whole_rows = op != Op::rms_norm || s.node.p.group == 0;
+        if (s.node.op == op && op_takes(op, kFuseResidual) && whole_rows && i + 1 < p.steps.size()) {
             const Step& a = p.steps[i + 1];
             const int32_t m = s.node.out;
             if (a.node.op == Op::add && op_takes(a.node.op, kFuseIntoEpilogue) && is_plain_intermediate(p, m) &&
@@ -128,34 +130,6 @@ void fuse_glu(Program::Impl& p) {
             }
         }
         out.push_back(g);
-    }
-    p.steps = std::move(out);
-}
-
-// rms_norm (whole rows) whose only reader is the add that follows: y = rms_norm(x) + r (Gemma's post-norms).
-void fuse_norm_residuals(Program::Impl& p) {
-    auto readers = readers_of(p);
-    std::vector<Step> out;
-    for (size_t i = 0; i < p.steps.size(); ++i) {
-        Step s = p.steps[i];
-        if (s.node.op == Op::rms_norm && op_takes(s.node.op, kFuseResidual) && s.node.p.group == 0 &&
-            i + 1 < p.steps.size()) {
-            const Step& a = p.steps[i + 1];
-            const int32_t h = s.node.out;
-            if (a.node.op == Op::add && op_takes(a.node.op, kFuseIntoEpilogue) && is_plain_intermediate(p, h) &&
-                readers[h].size() == 1 && p.tensors[a.node.out].spec.kind == TensorKind::intermediate &&
-                (a.node.in[0] == h) != (a.node.in[1] == h)) {
-                const int32_t r = a.node.in[0] == h ? a.node.in[1] : a.node.in[0];
-                if (p.tensors[r].spec.kind != TensorKind::weight) {
-                    s.residual = r;
-                    s.node.out = a.node.out;
-                    out.push_back(s);
-                    ++i;
-                    continue;
-                }
-            }
-        }
-        out.push_back(s);
     }
     p.steps = std::move(out);
 }
@@ -216,9 +190,9 @@ void fuse(Program::Impl& p, bool all) {
     share_quantization(p);
     if (!all) return;
     fuse_norm_prologues(p);
-    fuse_residuals(p);
+    fuse_residuals(p, Op::matmul);
     fuse_glu(p);
-    fuse_norm_residuals(p);
+    fuse_residuals(p, Op::rms_norm);
     fuse_norm_into_rope(p);
     fuse_kv_store(p);
 }

@@ -281,12 +281,8 @@ void vaxpy_q8_0(float a, const void* v, float* y, int64_t n) {  // n: a multiple
 }  // namespace
 
 void fill_float_ops(Kernels& t) {
-    fill_float_ops_impl(t);  // norms, softmax, silu, gelu, exp, swiglu, geglu, add, mul, scale, F32/F16 attention
-    t.quantize_q8_0 = quantize_q8_0;
-    t.quantize_q8_1 = quantize_q8_1;
-    t.quantize_q8_K = quantize_q8_K;
-    t.to_f16 = to_f16;
-    t.to_bf16 = to_bf16;
+    fill_float_ops_impl(t);  // quantizers, norms, softmax, silu, gelu, exp, swiglu, geglu, add, mul, scale, F32/F16
+                             // attention
     t.rope_rotate = rope_rotate;
     t.unary[idx(ops::Unary::relu)] = u_relu;  // gelu_erf, tanh: generic
     t.unary[idx(ops::Unary::neg)] = u_neg;

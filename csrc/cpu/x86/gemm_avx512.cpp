@@ -14,11 +14,6 @@
 // super-block in int32; one float FMA per super-block, plus one for the mins (via Q8_K's bsums).
 #include <immintrin.h>
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wuninitialized"  // gcc 12 flags _mm512_undefined_* inside its own headers
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-
 #include <cstring>
 #include <new>
 #include <type_traits>

@@ -7,11 +7,6 @@
 // what limits the row-major tiles of gemm_avx512.cpp. Panels of two 16-token tiles x 4 weight rows per pass.
 #include <immintrin.h>
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wuninitialized"  // gcc 12 flags _mm512_undefined_* inside its own headers
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-
 #include <cstring>
 #include <new>
 #include <type_traits>
