@@ -14,18 +14,7 @@
 namespace lc::cpu::neon {
 namespace {
 
-// fp16 <-> fp32 by the hardware conversions (round to nearest even; exact for fp16 -> fp32).
-inline float h2f(uint16_t h) {
-    __fp16 f;
-    std::memcpy(&f, &h, 2);
-    return static_cast<float>(f);
-}
-inline uint16_t f2h(float x) {
-    const __fp16 f = static_cast<__fp16>(x);
-    uint16_t h;
-    std::memcpy(&h, &f, 2);
-    return h;
-}
+#include "cpu/arm/neon_util.h"  // h2f, f2h
 
 // ---------------------------------------------------------------------------------------------------------------
 // activation quantizers

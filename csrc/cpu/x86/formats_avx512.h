@@ -116,3 +116,19 @@ struct BF16L {
             _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, p + 2 * i)), 16));
     }
 };
+
+// Q4_K / Q5_K (kHigh): 64-byte chunk c (elements 64c .. 64c + 63) of super-block wb's quants as bytes in natural
+// order (the low nibbles of 32 bytes, then their high nibbles; Q5_K adds 16 where its high bit is set). hb: Q5_K's
+// high bits broadcast, bcast256(wb + 16) (ignored for Q4_K).
+template <bool kHigh>
+inline __m512i q45_K_chunk(const uint8_t* wb, int c, __m512i hb) {
+    constexpr int kQs = kHigh ? 48 : 16;
+    const __m512i nib_shift = _mm512_set_epi64(4, 4, 4, 4, 0, 0, 0, 0);
+    __m512i q = _mm512_and_si512(_mm512_srlv_epi64(bcast256(wb + kQs + 32 * c), nib_shift), _mm512_set1_epi8(0x0F));
+    if constexpr (kHigh) {
+        const __m512i bits = _mm512_inserti64x4(_mm512_set1_epi8(static_cast<char>(1 << (2 * c))),
+                                                _mm256_set1_epi8(static_cast<char>(1 << (2 * c + 1))), 1);
+        q = _mm512_mask_add_epi8(q, _mm512_test_epi8_mask(hb, bits), q, _mm512_set1_epi8(0x10));
+    }
+    return q;
+}

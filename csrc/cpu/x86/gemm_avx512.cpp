@@ -100,12 +100,9 @@ template <bool kHigh, int R, int C>
 void tile_q45_K(const uint8_t* w, size_t ws, const uint8_t* x, size_t xs, int64_t nsb, float* y, int64_t ys) {
     static const ScaleIdx idx;
     constexpr int kBytes = kHigh ? sizeof(block_q5_K) : sizeof(block_q4_K);
-    constexpr int kQs = kHigh ? 48 : 16;
     __m512 acc[R][C];
     for (int r = 0; r < R; ++r)
         for (int t = 0; t < C; ++t) acc[r][t] = _mm512_setzero_ps();
-    const __m512i low4 = _mm512_set1_epi8(0x0F);
-    const __m512i nib_shift = _mm512_set_epi64(4, 4, 4, 4, 0, 0, 0, 0);
     for (int64_t sb = 0; sb < nsb; ++sb) {
         float dx[C];
         __m256i bsums[C];
@@ -124,17 +121,11 @@ void tile_q45_K(const uint8_t* w, size_t ws, const uint8_t* x, size_t xs, int64_
                 _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<int64_t>(sc8))));
             const __m128i mm8 = _mm_cvtsi64_si128(static_cast<int64_t>(m8));
             const __m256i m16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mm8, mm8));  // m0 m0 m1 m1 ... per bsum
-            __m512i hb;
-            if constexpr (kHigh) hb = bcast256(wb + 16);
+            const __m512i hb = kHigh ? bcast256(wb + 16) : _mm512_setzero_si512();
             __m512i isum[C];
             for (int t = 0; t < C; ++t) isum[t] = _mm512_setzero_si512();
             for (int c = 0; c < 4; ++c) {
-                __m512i q = _mm512_and_si512(_mm512_srlv_epi64(bcast256(wb + kQs + 32 * c), nib_shift), low4);
-                if constexpr (kHigh) {
-                    const __m512i bits = _mm512_inserti64x4(_mm512_set1_epi8(static_cast<char>(1 << (2 * c))),
-                                                            _mm256_set1_epi8(static_cast<char>(1 << (2 * c + 1))), 1);
-                    q = _mm512_mask_add_epi8(q, _mm512_test_epi8_mask(hb, bits), q, _mm512_set1_epi8(0x10));
-                }
+                const __m512i q = q45_K_chunk<kHigh>(wb, c, hb);
                 const __m512i s = _mm512_permutexvar_epi16(idx.k4[c], sc16);
                 for (int t = 0; t < C; ++t) {
                     const __m512i xv = _mm512_loadu_si512(xb[t] + 4 + 64 * c);

@@ -207,20 +207,8 @@ struct KRow {
 
 template <bool kHigh>
 inline void unpack_q45_K_row(const uint8_t* wb, KRow* o) {
-    constexpr int kQs = kHigh ? 48 : 16;
-    const __m512i low4 = _mm512_set1_epi8(0x0F);
-    const __m512i nib_shift = _mm512_set_epi64(4, 4, 4, 4, 0, 0, 0, 0);
-    __m512i hb;
-    if constexpr (kHigh) hb = bcast256(wb + 16);
-    for (int c = 0; c < 4; ++c) {
-        __m512i q = _mm512_and_si512(_mm512_srlv_epi64(bcast256(wb + kQs + 32 * c), nib_shift), low4);
-        if constexpr (kHigh) {
-            const __m512i bits = _mm512_inserti64x4(_mm512_set1_epi8(static_cast<char>(1 << (2 * c))),
-                                                    _mm256_set1_epi8(static_cast<char>(1 << (2 * c + 1))), 1);
-            q = _mm512_mask_add_epi8(q, _mm512_test_epi8_mask(hb, bits), q, _mm512_set1_epi8(0x10));
-        }
-        _mm512_store_si512(o->q + 64 * c, q);
-    }
+    const __m512i hb = kHigh ? bcast256(wb + 16) : _mm512_setzero_si512();
+    for (int c = 0; c < 4; ++c) _mm512_store_si512(o->q + 64 * c, q45_K_chunk<kHigh>(wb, c, hb));
     uint64_t sc8, m8;
     unpack_k4_scales(wb + 4, &sc8, &m8);
     const float dmin = h2f(wb + 2);
