@@ -191,21 +191,9 @@ class Graph:
         hdv = head_dim if head_dim_v is None else head_dim_v
         layer = self._n_attention
         self._n_attention += 1
-        return self._node(
-            _Op.attention,
-            [q, k, v],
-            q.rows,
-            n_head * hdv,
-            name,
-            layer=layer,
-            n_head=n_head,
-            n_head_kv=n_head_kv,
-            head_dim=head_dim,
-            head_dim_v=hdv,
-            sliding_window=sliding_window,
-            scale=scale,
-            softcap=softcap,
-        )
+        heads = {"n_head": n_head, "n_head_kv": n_head_kv, "head_dim": head_dim, "head_dim_v": hdv}
+        scores = {"scale": scale, "softcap": softcap, "sliding_window": sliding_window}
+        return self._node(_Op.attention, [q, k, v], q.rows, n_head * hdv, name, layer=layer, **heads, **scores)
 
     def add(self, a: Tensor, b: Tensor, name: str = "") -> Tensor:
         """a + b; b may be a one-row F32 weight (broadcast)."""
