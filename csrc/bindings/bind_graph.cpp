@@ -57,6 +57,7 @@ NodeParams parse_params(Op op, const py::dict& d, const std::string& what) {
     for (const char* name : info.params) {
         if (!name) break;
         const ParamField* pf = param_field(name);
+        if (!pf) throw std::logic_error(std::string("op table: ") + info.name + " lists unknown field " + name);
         if (pf->i) {
             p.*(pf->i) = f.take<int64_t>(name);
         } else {

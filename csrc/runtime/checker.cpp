@@ -244,9 +244,8 @@ void check_nodes(Program::Impl& p, const Options& opt, KVCache& kv) {
                 c.need_float(x, "input");
                 const int64_t cols = c.t(x).spec.cols, group = np.group ? np.group : cols;
                 if (group < 1 || cols % group) c.fail("group size must divide the columns");
-                for (int k = 1; k < kMaxInputs; ++k) {
-                    if (n.in[k] >= 0) c.need_f32_weight(n.in[k], group, op_info(n.op).inputs[k]);
-                }
+                if (n.in[1] >= 0) c.need_f32_weight(n.in[1], group, "weight");
+                if (n.in[2] >= 0) c.need_f32_weight(n.in[2], group, "bias");  // layer_norm
                 if (!(np.eps >= 0)) c.fail("eps must be >= 0");
                 break;
             }
