@@ -256,15 +256,9 @@ void check_nodes(Program::Impl& p, const Options& opt, KVCache& kv) {
                 if (np.n_head < 1 || np.head_dim < 1) c.fail("n_head and head_dim must be positive");
                 c.need_cols(x, np.n_head * np.head_dim, "input");
                 ops::RopeParams& r = st.rope;
-                r.n_dims = static_cast<int>(np.n_dims);
-                r.mode = static_cast<int>(np.mode);
-                r.n_ctx_orig = static_cast<int>(np.n_ctx_orig);
-                r.freq_base = np.freq_base;
-                r.freq_scale = np.freq_scale;
-                r.ext_factor = np.ext_factor;
-                r.attn_factor = np.attn_factor;
-                r.beta_fast = np.beta_fast;
-                r.beta_slow = np.beta_slow;
+                const auto i32 = [](int64_t v) { return static_cast<int>(v); };
+                r = ops::RopeParams{i32(np.n_dims), i32(np.mode), np.freq_base, np.freq_scale,      np.ext_factor,
+                                    np.attn_factor, np.beta_fast, np.beta_slow, i32(np.n_ctx_orig), nullptr};
                 if (ff >= 0) {
                     c.need_f32_weight(ff, r.n_dims / 2, "frequency factors");
                     r.freq_factors = static_cast<const float*>(c.t(ff).spec.data);
