@@ -256,3 +256,102 @@ def test_program_attributes():
     assert s["kv_bytes"] == 2 * 30 * TinyAttention.HKV * TinyAttention.HD * 2  # K and V, f16
     assert "attention" in m.p.describe()
     assert math.isfinite(s["arena_bytes"])
+
+
+def layer_norm_ref(x, w, b, eps):
+    x = x.astype(np.float64)
+    y = (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + eps)
+    return y * (1.0 if w is None else w) + (0.0 if b is None else b)
+
+
+@pytest.mark.parametrize("fuse", [True, False])
+@pytest.mark.parametrize("affine", ["none", "weight", "weight+bias"])
+def test_layer_norm_node(affine, fuse):
+    V, D, eps = 6, 96, 1e-5
+    emb = rng.standard_normal((V, D)) * 3 + 1.5
+    w = rng.random(D) + 0.5 if affine != "none" else None
+    b = rng.standard_normal(D) if affine == "weight+bias" else None
+    g = Graph()
+    x = g.get_rows(weight(g, emb, "emb"), g.tokens)
+    wt = None if w is None else weight(g, w, "ln.weight")
+    bt = None if b is None else weight(g, b, "ln.bias")
+    h = g.layer_norm(x, wt, bt, eps)  # [tokens, 96]
+    g.set_output(g.select_rows(g.add(h, x)))
+    toks = [5, 0, 3, 3]
+    got = run(g.compile(max_tokens=4, n_ctx=4, fuse=fuse), toks)
+    want = layer_norm_ref(emb[toks], w, b, eps) + emb[toks]
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_layer_norm_node_rejects_bad_weights():
+    g = Graph()
+    x = g.get_rows(weight(g, rng.standard_normal((4, 32)), "emb"), g.tokens)
+    g.set_output(g.select_rows(g.layer_norm(x, weight(g, np.ones(16), "short"), None, 1e-5)))
+    with pytest.raises(ValueError, match="layer_norm.*weight"):
+        g.compile(max_tokens=2, n_ctx=2)
+
+
+def every_op_graph() -> Graph:
+    """A graph that uses every builder method once (so every op of the C++ table)."""
+    D, H, HD = 64, 2, 32
+    g = Graph()
+    x = g.get_rows(weight(g, rng.standard_normal((8, D)), "emb"), g.tokens)
+    h = g.rms_norm(x, weight(g, np.ones(D), "n"), 1e-6)
+    h = g.layer_norm(h, weight(g, np.ones(D), "lw"), weight(g, np.zeros(D), "lb"), 1e-5)
+    q = g.rope(g.matmul(weight(g, rng.standard_normal((D, D)), "wq"), h), H, HD, RopeConfig(n_dims=HD))
+    k = g.rope(g.matmul(weight(g, rng.standard_normal((D, D)), "wk"), h), H, HD, RopeConfig(n_dims=HD, mode=ROPE_NEOX))
+    a = g.attention(q, k, h, n_head=H, n_head_kv=H, head_dim=HD, scale=0.125, sliding_window=4, softcap=30.0)
+    y = g.glu(Glu.geglu, g.unary(Unary.silu, a), g.softcap(g.scale(a, 0.5, 0.25), 2.0)) * x
+    g.set_output(g.select_rows(y + x))
+    return g
+
+
+def test_every_op_is_reachable_and_round_trips():
+    """The two sides of the boundary agree: each op of the C++ table is recorded by a Graph method with exactly the
+    parameter fields the table lists, and C++ reads back what Python sent."""
+    from llamacore import _core
+
+    g = every_op_graph()
+    nodes = g._node_dicts()
+    assert {n["op"] for n in nodes} == set(_core.Op.__members__.values())
+    fields = _core.param_fields()
+    for n in nodes:
+        info = _core.op_info(n["op"])
+        assert info["name"] == n["op"].name
+        assert sorted(n["params"]) == sorted(info["params"]), info["name"]
+        back = _core.graph_parse_node(n)
+        assert back["op"] == n["op"] and back["out"] == n["out"]
+        assert back["in"] == n["in"] + [-1] * (len(info["inputs"]) - len(n["in"]))
+        for name, value in n["params"].items():
+            assert type(back["params"][name]).__name__ == fields[name]
+            assert back["params"][name] == pytest.approx(value, rel=1e-7), (info["name"], name)
+    run(g.compile(max_tokens=4, n_ctx=8), [1, 2, 3])  # and the C++ checker accepts the whole graph
+
+
+def test_boundary_rejects_unknown_and_missing_fields():
+    from llamacore import _core
+
+    node = next(n for n in every_op_graph()._node_dicts() if n["op"] == _core.Op.rms_norm)
+    with pytest.raises(ValueError, match="unknown field 'epsilon'"):
+        _core.graph_parse_node({**node, "params": {"group": 0, "eps": 1e-6, "epsilon": 1e-6}})
+    with pytest.raises(ValueError, match="missing field 'eps'"):
+        _core.graph_parse_node({**node, "params": {"group": 0}})
+    with pytest.raises(ValueError, match="unknown field 'i'"):
+        _core.graph_parse_node({**node, "i": [0]})
+    with pytest.raises(ValueError, match="field 'eps' has the wrong type"):
+        _core.graph_parse_node({**node, "params": {"group": 0, "eps": "small"}})
+    g = every_op_graph()
+    g._tensors[0]["colls"] = 3
+    with pytest.raises(ValueError, match="graph tensor 0: unknown field 'colls'"):
+        g.compile(max_tokens=2, n_ctx=2)
+
+
+def test_enums_come_from_the_core():
+    from llamacore import _core, graph, ops
+
+    assert graph.Glu is _core.Glu and graph.Unary is _core.Unary
+    assert ops.UNARY == list(_core.Unary.__members__) and ops.GLU == list(_core.Glu.__members__)
+    traits = _core.dtype_traits()
+    assert graph.KV_TYPES == {"f32": 0, "f16": 1, "q8_0": 8}
+    assert traits["Q4_K"]["vec_dot_type"] == "Q8_K" and traits["Q4_1"]["vec_dot_type"] == "Q8_1"
+    assert set(ops.WEIGHT_TYPES) == {n for n, t in traits.items() if t["matmul"]}

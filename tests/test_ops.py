@@ -305,6 +305,10 @@ def test_rms_norm_and_layer_norm(level):
         mu = xd.mean(-1, keepdims=True)
         ref = (xd - mu) / np.sqrt(((xd - mu) ** 2).mean(-1, keepdims=True) + 1e-5) * w + b
         np.testing.assert_allclose(ops.layer_norm(x, 1e-5, w, b), ref, rtol=2e-5, atol=5e-6)
+        np.testing.assert_allclose(ops.layer_norm(x, 1e-5, w), ref - b, rtol=2e-5, atol=5e-6)  # weight only
+        norm = (xd - mu) / np.sqrt(((xd - mu) ** 2).mean(-1, keepdims=True) + 1e-5)
+        np.testing.assert_allclose(ops.layer_norm(x, 1e-5), norm, rtol=2e-5, atol=5e-6)  # neither (BERT's may lack)
+        np.testing.assert_allclose(ops.layer_norm(x, 1e-5, None, b), norm + b, rtol=2e-5, atol=5e-6)  # bias only
 
 
 def np_gelu(x):

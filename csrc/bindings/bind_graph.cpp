@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <mutex>
+#include <set>
 #include <stdexcept>
 #include <string>
 
@@ -15,9 +16,93 @@ using namespace lc::graph;
 
 namespace {
 
-template <class T>
-T get(const py::dict& d, const char* key, T fallback) {
-    return d.contains(key) ? d[key].cast<T>() : fallback;
+// Reads a description dict strictly: take() each known key; done() then rejects any key left over, so a misspelled
+// key is an error instead of a silent default.
+class Fields {
+   public:
+    Fields(const py::dict& d, std::string what) : d_(d), what_(std::move(what)) {}
+    bool has(const char* key) const { return d_.contains(key); }
+    template <class T>
+    T take(const char* key) {
+        if (!d_.contains(key)) throw std::invalid_argument(what_ + ": missing field '" + key + "'");
+        used_.insert(key);
+        try {
+            return d_[key].cast<T>();
+        } catch (const py::cast_error&) {
+            throw std::invalid_argument(what_ + ": field '" + key + "' has the wrong type");
+        }
+    }
+    template <class T>
+    T take(const char* key, T fallback) {
+        return d_.contains(key) ? take<T>(key) : fallback;
+    }
+    void done() const {
+        for (const auto& kv : d_) {
+            const std::string k = py::str(kv.first);
+            if (!used_.count(k)) throw std::invalid_argument(what_ + ": unknown field '" + k + "'");
+        }
+    }
+
+   private:
+    py::dict d_;
+    std::string what_;
+    std::set<std::string> used_;
+};
+
+// A node's parameters from {field name: value}: exactly the fields the op's table row lists.
+NodeParams parse_params(Op op, const py::dict& d, const std::string& what) {
+    const OpInfo& info = op_info(op);
+    NodeParams p;
+    Fields f(d, what + " (" + info.name + ") parameters");
+    for (const char* name : info.params) {
+        if (!name) break;
+        const ParamField* pf = param_field(name);
+        if (!pf) throw std::logic_error(std::string("op table: ") + info.name + " lists unknown field " + name);
+        if (pf->i) {
+            p.*(pf->i) = f.take<int64_t>(name);
+        } else {
+            p.*(pf->f) = f.take<float>(name);
+        }
+    }
+    f.done();
+    return p;
+}
+
+NodeSpec parse_node(const py::dict& d, size_t index) {
+    const std::string what = "graph node " + std::to_string(index);
+    Fields f(d, what);
+    NodeSpec n;
+    n.op = f.take<Op>("op");
+    op_info(n.op);  // throws for a value outside the enum
+    n.out = f.take<int32_t>("out");
+    const auto ins = f.take<std::vector<int32_t>>("in");
+    if (ins.size() > static_cast<size_t>(kMaxInputs)) throw std::invalid_argument(what + ": too many inputs");
+    for (size_t k = 0; k < ins.size(); ++k) n.in[k] = ins[k];
+    n.p = parse_params(n.op, f.take<py::dict>("params"), what);
+    f.done();
+    return n;
+}
+
+// The canonical dict of a parsed node (what Python sent, every parameter the op takes): round-trip tests.
+py::dict node_dict(const NodeSpec& n) {
+    py::dict d, params;
+    d["op"] = n.op;
+    std::vector<int32_t> ins;
+    const OpInfo& info = op_info(n.op);
+    for (int k = 0; k < kMaxInputs && info.inputs[k]; ++k) ins.push_back(n.in[k]);
+    d["in"] = ins;
+    d["out"] = n.out;
+    for (const char* name : info.params) {
+        if (!name) break;
+        const ParamField* pf = param_field(name);
+        if (pf->i) {
+            params[name] = n.p.*(pf->i);
+        } else {
+            params[name] = n.p.*(pf->f);
+        }
+    }
+    d["params"] = params;
+    return d;
 }
 
 // Keeps the weight arrays (views over the mmap) alive as long as the program.
@@ -37,21 +122,23 @@ struct PyProgram {
 GraphSpec parse(const py::list& tensors, const py::list& nodes, py::list& keep) {
     GraphSpec g;
     for (const auto& item : tensors) {
-        const auto d = item.cast<py::dict>();
+        const std::string what = "graph tensor " + std::to_string(g.tensors.size());
+        Fields d(item.cast<py::dict>(), what);
         TensorSpec s;
-        s.kind = static_cast<TensorKind>(get<int>(d, "kind", 0));
-        s.rows_kind = static_cast<Rows>(get<int>(d, "rows_kind", 1));
-        s.rows = get<int64_t>(d, "rows", 0);
-        s.cols = get<int64_t>(d, "cols", 0);
-        s.dtype = static_cast<lc::DType>(get<int>(d, "dtype", 0));
-        s.row_bytes = get<size_t>(d, "row_bytes", 0);
-        s.input = static_cast<Input>(get<int>(d, "input", 0));
-        s.base = get<int32_t>(d, "base", -1);
-        s.col_offset = get<int64_t>(d, "col_offset", 0);
-        s.name = get<std::string>(d, "name", "");
+        s.kind = d.take<TensorKind>("kind");
+        s.rows_kind = d.take<Rows>("rows_kind");
+        if (s.rows_kind == Rows::fixed) s.rows = d.take<int64_t>("rows");
+        s.cols = d.take<int64_t>("cols");
+        s.name = d.take<std::string>("name", "");
+        if (s.kind == TensorKind::input) s.input = d.take<Input>("input");
+        if (s.kind == TensorKind::view) {
+            s.base = d.take<int32_t>("base");
+            s.col_offset = d.take<int64_t>("col_offset");
+        }
         if (s.kind == TensorKind::weight) {
-            if (!d.contains("data")) throw std::invalid_argument("weight '" + s.name + "' has no data");
-            auto arr = d["data"].cast<py::array>();
+            s.dtype = d.take<lc::DType>("dtype");
+            s.row_bytes = d.take<size_t>("row_bytes", 0);
+            auto arr = d.take<py::array>("data");
             if (!(arr.flags() & py::array::c_style)) {
                 throw std::invalid_argument("weight '" + s.name + "': data must be C-contiguous");
             }
@@ -66,25 +153,10 @@ GraphSpec parse(const py::list& tensors, const py::list& nodes, py::list& keep) 
             s.data = arr.data();
             keep.append(arr);
         }
+        d.done();
         g.tensors.push_back(std::move(s));
     }
-    for (const auto& item : nodes) {
-        const auto d = item.cast<py::dict>();
-        NodeSpec n;
-        n.op = static_cast<Op>(d["op"].cast<int>());
-        n.out = d["out"].cast<int32_t>();
-        auto ins = d["in"].cast<std::vector<int32_t>>();
-        if (ins.size() > static_cast<size_t>(kMaxInputs)) throw std::invalid_argument("too many node inputs");
-        for (size_t k = 0; k < ins.size(); ++k) n.in[k] = ins[k];
-        auto iv = get<std::vector<int64_t>>(d, "i", {});
-        auto fv = get<std::vector<float>>(d, "f", {});
-        if (iv.size() > static_cast<size_t>(kMaxParams) || fv.size() > static_cast<size_t>(kMaxParams)) {
-            throw std::invalid_argument("too many node parameters");
-        }
-        for (size_t k = 0; k < iv.size(); ++k) n.i[k] = iv[k];
-        for (size_t k = 0; k < fv.size(); ++k) n.f[k] = fv[k];
-        g.nodes.push_back(n);
-    }
+    for (const auto& item : nodes) g.nodes.push_back(parse_node(item.cast<py::dict>(), g.nodes.size()));
     return g;
 }
 
@@ -93,20 +165,16 @@ using I32 = py::array_t<int32_t, py::array::c_style>;
 }  // namespace
 
 LC_BIND(graph) {
+    m.def(
+        "graph_parse_node", [](const py::dict& d) { return node_dict(parse_node(d, 0)); }, py::arg("node"),
+        "A graph node description as the runtime reads it (every parameter its op takes), or ValueError.");
     py::class_<PyProgram>(m, "Program",
                           "A planned model graph with its KV cache; built by llamacore.graph.Graph.compile().")
         .def(py::init([](const py::list& tensors, const py::list& nodes, int64_t max_tokens, int64_t n_ctx,
-                         int32_t n_seq, int type_k, int type_v, int n_threads, bool fuse) {
+                         int32_t n_seq, lc::DType type_k, lc::DType type_v, int n_threads, bool fuse) {
                  auto p = std::make_unique<PyProgram>();
                  GraphSpec spec = parse(tensors, nodes, p->keepalive);
-                 Options o;
-                 o.max_tokens = max_tokens;
-                 o.n_ctx = n_ctx;
-                 o.n_seq = n_seq;
-                 o.type_k = static_cast<lc::DType>(type_k);
-                 o.type_v = static_cast<lc::DType>(type_v);
-                 o.n_threads = n_threads;
-                 o.fuse = fuse;
+                 const Options o{max_tokens, n_ctx, n_seq, type_k, type_v, n_threads, fuse};
                  p->program = std::make_unique<Program>(std::move(spec), o);
                  return p;
              }),

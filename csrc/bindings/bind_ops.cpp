@@ -199,16 +199,8 @@ LC_BIND(ops) {
             if (x.ndim() != 3) throw std::invalid_argument("x must be [n_tokens, n_heads, head_dim]");
             const int64_t T = x.shape(0), H = x.shape(1), D = x.shape(2);
             if (pos.size() != T) throw std::invalid_argument("pos must have n_tokens entries");
-            lc::ops::RopeParams p;
-            p.n_dims = n_dims;
-            p.mode = mode;
-            p.freq_base = freq_base;
-            p.freq_scale = freq_scale;
-            p.ext_factor = ext_factor;
-            p.attn_factor = attn_factor;
-            p.beta_fast = beta_fast;
-            p.beta_slow = beta_slow;
-            p.n_ctx_orig = n_ctx_orig;
+            lc::ops::RopeParams p{n_dims,      mode,      freq_base, freq_scale, ext_factor,
+                                  attn_factor, beta_fast, beta_slow, n_ctx_orig, nullptr};
             if (freq_factors) {
                 if (freq_factors->size() < n_dims / 2)
                     throw std::invalid_argument("freq_factors needs n_dims/2 values");
@@ -313,7 +305,7 @@ LC_BIND(ops) {
     m.def(
         "ops_unary",
         [](int op, f32arr x) {
-            if (op < 0 || op > static_cast<int>(lc::ops::Unary::exp)) throw std::invalid_argument("unknown unary op");
+            if (op < 0 || op >= lc::ops::kNumUnary) throw std::invalid_argument("unknown unary op");
             auto b = x.request();
             const int64_t n = b.ndim ? b.shape[b.ndim - 1] : 1, rows = rows_of(b);
             f32arr y(b.shape);
@@ -329,7 +321,7 @@ LC_BIND(ops) {
     m.def(
         "ops_glu",
         [](int op, f32arr g, f32arr u) {
-            if (op < 0 || op > static_cast<int>(lc::ops::Glu::geglu_erf)) throw std::invalid_argument("unknown glu op");
+            if (op < 0 || op >= lc::ops::kNumGlu) throw std::invalid_argument("unknown glu op");
             auto b = g.request();
             if (u.request().shape != b.shape) throw std::invalid_argument("gate and up must have the same shape");
             const int64_t n = b.ndim ? b.shape[b.ndim - 1] : 1, rows = rows_of(b);

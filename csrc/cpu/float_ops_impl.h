@@ -3,9 +3,10 @@
 // flags and no inline code is shared between levels (an AVX-512 copy of a shared inline function must never be
 // picked by the linker for the AVX2 or generic table). Tails shorter than a vector run the scalar formula.
 //
-// Requires before inclusion: <math.h>, <cstdint>, the traits type S, and Kernels. Only C library functions (expf,
-// sqrtf) are called, never inline C++ wrappers such as std::exp, whose out-of-line copies could be compiled with
-// this level's flags and picked by the linker for another level.
+// Requires before inclusion: <math.h>, <cstdint>, the traits type S, Kernels, and the level's activation quantizers
+// quantize_q8_0, quantize_q8_1, quantize_q8_K, to_f16, to_bf16 (fill_float_ops_impl puts them in the table). Only C
+// library functions (expf, sqrtf) are called, never inline C++ wrappers such as std::exp, whose out-of-line copies
+// could be compiled with this level's flags and picked by the linker for another level.
 // clang-format off
 inline float sc_exp(float x) { return expf(x); }
 inline float sc_silu(float x) { return x / (1.0f + expf(-x)); }
@@ -493,26 +494,31 @@ void f_attn_block(const float* qt, int64_t R, int64_t d, const float* kf, const 
 }
 
 void fill_float_ops_impl(Kernels& t) {
+    t.quantize_q8_0 = quantize_q8_0;
+    t.quantize_q8_1 = quantize_q8_1;
+    t.quantize_q8_K = quantize_q8_K;
+    t.to_f16 = to_f16;
+    t.to_bf16 = to_bf16;
     t.attn_block = f_attn_block;
-    t.attn_scores[0] = f_attn_scores<KvF32>;
-    t.attn_scores[1] = f_attn_scores<KvF16>;
-    t.attn_accum[0] = f_attn_accum<KvF32>;
-    t.attn_accum[1] = f_attn_accum<KvF16>;
+    t.attn_scores[kv_slot(DType::F32)] = f_attn_scores<KvF32>;
+    t.attn_scores[kv_slot(DType::F16)] = f_attn_scores<KvF16>;
+    t.attn_accum[kv_slot(DType::F32)] = f_attn_accum<KvF32>;
+    t.attn_accum[kv_slot(DType::F16)] = f_attn_accum<KvF16>;
     t.rms_norm = f_rms_norm;
     t.layer_norm = f_layer_norm;
     t.softmax = f_softmax;
-    t.unary[0] = f_silu;
-    t.unary[1] = f_gelu;
-    t.unary[8] = f_exp;
-    t.glu[0] = f_swiglu;
-    t.glu[1] = f_geglu;
+    t.unary[idx(ops::Unary::silu)] = f_silu;
+    t.unary[idx(ops::Unary::gelu)] = f_gelu;
+    t.unary[idx(ops::Unary::exp)] = f_exp;
+    t.glu[idx(ops::Glu::swiglu)] = f_swiglu;
+    t.glu[idx(ops::Glu::geglu)] = f_geglu;
     t.add = f_add;
     t.mul = f_mul;
     t.scale = f_scale;
-    t.kdot[0] = f_kdot_f32;
-    t.kdot[1] = f_kdot_f16;
-    t.vaxpy[0] = f_vaxpy_f32;
-    t.vaxpy[1] = f_vaxpy_f16;
+    t.kdot[kv_slot(DType::F32)] = f_kdot_f32;
+    t.kdot[kv_slot(DType::F16)] = f_kdot_f16;
+    t.vaxpy[kv_slot(DType::F32)] = f_vaxpy_f32;
+    t.vaxpy[kv_slot(DType::F16)] = f_vaxpy_f16;
     t.vscale = f_vscale;
     t.exp_sum = f_exp_sum;
     t.dequantize[static_cast<int>(DType::F16)] = f_deq_f16;

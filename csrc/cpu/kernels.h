@@ -10,10 +10,11 @@
 
 #include "llamacore/cpu.h"
 #include "llamacore/dtype.h"
+#include "llamacore/ops.h"
 
 namespace lc::cpu {
 
-constexpr int kNumTypes = 40;  // DType ids are < 40
+constexpr int kNumTypes = kNumDTypes;  // tables indexed by DType id
 
 // Y[t * y_stride + r] = dot(W row r, activation row t) for r in [0, nrows), t in [0, n).
 // w: weight rows (w_stride bytes apart); xq: activation rows in act_type(wtype) (xq_stride bytes apart).
@@ -43,23 +44,23 @@ struct Kernels {
     // c = cs[2i], s = cs[2i+1]. Normal rope: s0 = 2, off = 1; neox: s0 = 1, off = n_dims / 2.
     void (*rope_rotate)(const float* x, float* y, const float* cs, int64_t n_pairs, int64_t s0, int64_t off);
 
-    UnaryFn unary[9];  // indexed by ops::Unary
-    GluFn glu[3];      // indexed by ops::Glu
+    UnaryFn unary[ops::kNumUnary];  // indexed by ops::Unary (use the setters below)
+    GluFn glu[ops::kNumGlu];        // indexed by ops::Glu
     BinaryFn add, mul;
     void (*scale)(const float* x, float s, float b, float* y, int64_t n);
 
-    // attention, indexed by cache type slot: 0 = F32, 1 = F16, 2 = Q8_0
-    KDotFn kdot[3];
-    VAxpyFn vaxpy[3];
-    // Attention blocks for G query heads sharing one KV head, over n cells of a cache type slot (0 F32, 1 F16, 2 Q8_0):
+    // attention, indexed by the cache type's kv_slot (DTypeTraits: 0 = F32, 1 = F16, 2 = Q8_0)
+    KDotFn kdot[kNumKvSlots];
+    VAxpyFn vaxpy[kNumKvSlots];
+    // Attention blocks for G query heads sharing one KV head, over n cells of a cache type slot:
     //   scores: s[g * s_stride + j] = cap(scale * q_g . k_j) + offs[j], or -inf where offs[j] is -inf (cell hidden);
     //           cap(x) = softcap * tanh(x / softcap) when softcap > 0 (scale is passed already divided by softcap)
     //   accum:  acc[g * dv + i] += sum_j w[g * w_stride + j] * v_j[i]
-    void (*attn_scores[3])(const float* q, int64_t q_stride, int G, const void* k, size_t cell_stride,
-                           const float* offs, int64_t n, int64_t d, float scale, float softcap, float* s,
-                           int64_t s_stride);
-    void (*attn_accum[3])(const float* w, int64_t w_stride, int G, const void* v, size_t cell_stride, int64_t n,
-                          int64_t dv, float* acc);
+    void (*attn_scores[kNumKvSlots])(const float* q, int64_t q_stride, int G, const void* k, size_t cell_stride,
+                                     const float* offs, int64_t n, int64_t d, float scale, float softcap, float* s,
+                                     int64_t s_stride);
+    void (*attn_accum[kNumKvSlots])(const float* w, int64_t w_stride, int G, const void* v, size_t cell_stride,
+                                    int64_t n, int64_t dv, float* acc);
     // One block (nb <= 64 cells) of the multi-token (prefill) attention for R query rows, R a multiple of 16:
     //   qt [d, R]: the rows' queries, transposed and pre-scaled; kf [nb, d], vf [nb, dv]: the block's K and V in f32
     //   visibility: offs [nb, R] additive (-inf hidden) when not null, else positions: cell j is visible to row r iff
@@ -91,6 +92,14 @@ void fill_avx512(Kernels& t);
 void fill_neon(Kernels& t);
 #endif
 
-inline int kv_slot(DType t) { return t == DType::F32 ? 0 : t == DType::F16 ? 1 : 2; }
+// The attention-kernel slot of a KV-cache format (-1: not one).
+inline int kv_slot(DType t) {
+    const DTypeTraits* tr = dtype_traits(static_cast<int32_t>(t));
+    return tr ? tr->kv_slot : -1;
+}
+template <class E>
+constexpr int idx(E e) {
+    return static_cast<int>(e);
+}
 
 }  // namespace lc::cpu

@@ -7,11 +7,8 @@
 #include "quant/fp16.h"
 #include "quant/quants.h"
 
-#if defined(__clang__)
-#pragma clang fp contract(off)
-#elif defined(__GNUC__)
-#pragma GCC optimize("fp-contract=off")
-#endif
+// last, so it covers this file only: no fused multiply-adds from here on
+#include "quant/exact_fp.h"
 
 namespace lc {
 
@@ -213,26 +210,8 @@ void dequantize_row_iq4_xs(const block_iq4_xs* x, float* y, int64_t n) {
 }
 
 bool dequantize_supported(DType t) {
-    switch (t) {
-        case DType::F32:
-        case DType::F16:
-        case DType::BF16:
-        case DType::Q4_0:
-        case DType::Q4_1:
-        case DType::Q5_0:
-        case DType::Q5_1:
-        case DType::Q8_0:
-        case DType::Q8_1:
-        case DType::Q2_K:
-        case DType::Q3_K:
-        case DType::Q4_K:
-        case DType::Q5_K:
-        case DType::Q6_K:
-        case DType::Q8_K:
-        case DType::IQ4_NL:
-        case DType::IQ4_XS: return true;
-        default: return false;
-    }
+    const DTypeTraits* tr = dtype_traits(static_cast<int32_t>(t));
+    return tr && tr->get_rows;
 }
 
 bool quantize_supported(DType t) { return dequantize_supported(t); }

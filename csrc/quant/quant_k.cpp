@@ -7,11 +7,8 @@
 #include "quant/fp16.h"
 #include "quant/quants.h"
 
-#if defined(__clang__)
-#pragma clang fp contract(off)
-#elif defined(__GNUC__)
-#pragma GCC optimize("fp-contract=off")
-#endif
+// last, so it covers this file only: no fused multiply-adds from here on
+#include "quant/exact_fp.h"
 
 namespace lc {
 

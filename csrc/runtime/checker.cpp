@@ -152,6 +152,62 @@ void resolve_tensors(Program::Impl& p, const Options& opt) {
     }
 }
 
+namespace {
+
+// The output shape an op's shape rule gives: {rows kind, fixed rows, cols}.
+struct Shape {
+    Rows rows_kind;
+    int64_t rows, cols;
+};
+
+Shape out_shape(const Checker& c, const NodeSpec& n) {
+    const TensorSpec& a = c.t(n.in[0]).spec;
+    switch (op_info(n.op).shape) {
+        case ShapeRule::like_input: return {a.rows_kind, a.rows, a.cols};
+        case ShapeRule::lookup: return {Rows::tokens, 0, a.cols};
+        case ShapeRule::matmul: {
+            const TensorSpec& x = c.t(n.in[1]).spec;
+            return {x.rows_kind, x.rows, a.rows};
+        }
+        case ShapeRule::attention: return {a.rows_kind, a.rows, n.p.n_head * n.p.head_dim_v};
+        case ShapeRule::select_rows: return {Rows::outputs, 0, a.cols};
+    }
+    c.fail("unknown shape rule");
+}
+
+// What the op table says of every node: inputs present (or optional), read only after they are written, the
+// output a fresh activation of the shape the op's rule gives. Returns the output.
+int32_t check_common(Checker& c, const NodeSpec& n, std::vector<char>& written) {
+    const OpInfo& info = op_info(n.op);
+    for (int k = 0; k < kMaxInputs; ++k) {
+        const int32_t id = n.in[k];
+        const char* role = info.inputs[k];
+        if (!role) {
+            if (id >= 0) c.fail("takes " + std::to_string(k) + " inputs, got more");
+            continue;
+        }
+        const std::string r = role;
+        const bool optional = !r.empty() && r.back() == '?';
+        if (id < 0) {
+            if (!optional) c.fail("input " + std::to_string(k) + " (" + r + ") is missing");
+            continue;
+        }
+        if (id >= static_cast<int32_t>(c.p.tensors.size())) c.fail("input " + std::to_string(k) + " is not a tensor");
+        // Every float input must have been written by an earlier node (views: their root).
+        if (c.is_float(id) && !written[c.p.tensors[id].root]) c.fail("input " + c.name(id) + " is read before written");
+    }
+    const int32_t o = c.output(n, written);
+    const Shape want = out_shape(c, n);
+    c.need_cols(o, want.cols, "output");
+    const TensorSpec& os = c.t(o).spec;
+    if (os.rows_kind != want.rows_kind || (want.rows_kind == Rows::fixed && os.rows != want.rows)) {
+        c.fail("output " + c.name(o) + " has the wrong row count for " + info.name);
+    }
+    return o;
+}
+
+}  // namespace
+
 void check_nodes(Program::Impl& p, const Options& opt, KVCache& kv) {
     std::vector<char> written(p.tensors.size(), 0);
     Checker c{p, opt};
@@ -159,90 +215,68 @@ void check_nodes(Program::Impl& p, const Options& opt, KVCache& kv) {
     for (size_t i = 0; i < p.steps.size(); ++i) {
         Step& st = p.steps[i];
         const NodeSpec& n = st.node;
+        const NodeParams& np = n.p;
         c.node = static_cast<int>(i);
         c.op = n.op;
-        // Every float input must have been written by an earlier node (views: their root).
-        for (int k = 0; k < kMaxInputs; ++k) {
-            const int32_t id = n.in[k];
-            if (id < 0) continue;
-            if (id >= static_cast<int32_t>(p.tensors.size())) c.fail("input " + std::to_string(k) + " is not a tensor");
-            if (c.is_float(id) && !written[p.tensors[id].root])
-                c.fail("input " + c.name(id) + " is read before written");
-        }
+        if (static_cast<int>(n.op) < 0 || static_cast<int>(n.op) >= kNumOps) c.fail("unknown op");
+        check_common(c, n, written);
         switch (n.op) {
             case Op::get_rows: {
-                const int32_t w = c.input(n, 0), ids = c.input(n, 1);
+                const int32_t w = n.in[0], ids = n.in[1];
                 c.need_weight(w, "table");
                 c.need_input(ids, Input::tokens, "ids");
-                const int32_t o = c.output(n, written);
-                c.need_cols(o, c.t(w).spec.cols, "output");
-                if (c.t(o).spec.rows_kind != Rows::tokens) c.fail("output needs a row per token");
                 ops::check_get_rows(c.t(w).spec.dtype, c.t(w).spec.cols, nullptr, 0, c.t(w).spec.rows);
                 break;
             }
             case Op::matmul: {
-                const int32_t w = c.input(n, 0), x = c.input(n, 1), b = c.input(n, 2, true);
+                const int32_t w = n.in[0], x = n.in[1], b = n.in[2];
                 c.need_weight(w, "weight");
                 c.need_float(x, "input");
                 const auto& ws = c.t(w).spec;
                 c.need_cols(x, ws.cols, "input");
                 ops::check_matmul(ws.dtype, ws.cols);
                 if (b >= 0) c.need_f32_weight(b, ws.rows, "bias");
-                const int32_t o = c.output(n, written);
-                c.need_cols(o, ws.rows, "output");
-                c.same_rows(x, o);
                 break;
             }
-            case Op::rms_norm: {
-                const int32_t x = c.input(n, 0), w = c.input(n, 1, true);
+            case Op::rms_norm:
+            case Op::layer_norm: {
+                const int32_t x = n.in[0];
                 c.need_float(x, "input");
-                const int64_t cols = c.t(x).spec.cols, group = n.i[0] ? n.i[0] : cols;
+                const int64_t cols = c.t(x).spec.cols, group = np.group ? np.group : cols;
                 if (group < 1 || cols % group) c.fail("group size must divide the columns");
-                if (w >= 0) c.need_f32_weight(w, group, "weight");
-                if (!(n.f[0] >= 0)) c.fail("eps must be >= 0");
-                const int32_t o = c.output(n, written);
-                c.need_cols(o, cols, "output");
-                c.same_rows(x, o);
+                if (n.in[1] >= 0) c.need_f32_weight(n.in[1], group, "weight");
+                if (n.in[2] >= 0) c.need_f32_weight(n.in[2], group, "bias");  // layer_norm
+                if (!(np.eps >= 0)) c.fail("eps must be >= 0");
                 break;
             }
             case Op::rope: {
-                const int32_t x = c.input(n, 0), pos = c.input(n, 1), ff = c.input(n, 2, true);
+                const int32_t x = n.in[0], pos = n.in[1], ff = n.in[2];
                 c.need_float(x, "input");
                 c.need_input(pos, Input::positions, "positions");
-                const int64_t n_head = n.i[0], head_dim = n.i[1];
-                if (n_head < 1 || head_dim < 1) c.fail("n_head and head_dim must be positive");
-                c.need_cols(x, n_head * head_dim, "input");
+                if (np.n_head < 1 || np.head_dim < 1) c.fail("n_head and head_dim must be positive");
+                c.need_cols(x, np.n_head * np.head_dim, "input");
                 ops::RopeParams& r = st.rope;
-                r.n_dims = static_cast<int>(n.i[2]);
-                r.mode = static_cast<int>(n.i[3]);
-                r.n_ctx_orig = static_cast<int>(n.i[4]);
-                r.freq_base = n.f[0];
-                r.freq_scale = n.f[1];
-                r.ext_factor = n.f[2];
-                r.attn_factor = n.f[3];
-                r.beta_fast = n.f[4];
-                r.beta_slow = n.f[5];
+                const auto i32 = [](int64_t v) { return static_cast<int>(v); };
+                r = ops::RopeParams{i32(np.n_dims), i32(np.mode), np.freq_base, np.freq_scale,      np.ext_factor,
+                                    np.attn_factor, np.beta_fast, np.beta_slow, i32(np.n_ctx_orig), nullptr};
                 if (ff >= 0) {
                     c.need_f32_weight(ff, r.n_dims / 2, "frequency factors");
                     r.freq_factors = static_cast<const float*>(c.t(ff).spec.data);
                 }
-                ops::check_rope(r, head_dim);
-                const int32_t o = c.output(n, written);
-                c.need_cols(o, n_head * head_dim, "output");
-                c.same_rows(x, o);
+                ops::check_rope(r, np.head_dim);
                 break;
             }
             case Op::attention: {
-                const int32_t q = c.input(n, 0), k = c.input(n, 1), v = c.input(n, 2);
+                const int32_t q = n.in[0], k = n.in[1], v = n.in[2];
                 for (int32_t id : {q, k, v}) c.need_float(id, "q/k/v");
-                const int64_t layer = n.i[0], n_head = n.i[1], n_head_kv = n.i[2], hd = n.i[3], hdv = n.i[4];
-                if (layer != n_attention) {
-                    c.fail("attention layers must be numbered 0, 1, 2, ... in order (got " + std::to_string(layer) +
+                const int64_t n_head = np.n_head, n_head_kv = np.n_head_kv, hd = np.head_dim, hdv = np.head_dim_v;
+                if (np.layer != n_attention) {
+                    c.fail("attention layers must be numbered 0, 1, 2, ... in order (got " + std::to_string(np.layer) +
                            ", expected " + std::to_string(n_attention) + ")");
                 }
                 if (n_head < 1 || n_head_kv < 1 || n_head % n_head_kv) c.fail("n_head must be a multiple of n_head_kv");
                 if (hd < 1 || hdv < 1) c.fail("head dimensions must be positive");
-                if (n.i[5] < 0) c.fail("sliding window must be >= 0");
+                if (np.sliding_window < 0) c.fail("sliding window must be >= 0");
                 c.need_cols(q, n_head * hd, "q");
                 c.need_cols(k, n_head_kv * hd, "k");
                 c.need_cols(v, n_head_kv * hdv, "v");
@@ -256,12 +290,12 @@ void check_nodes(Program::Impl& p, const Options& opt, KVCache& kv) {
                 a.n_head_kv = n_head_kv;
                 a.head_dim = hd;
                 a.head_dim_v = hdv;
-                a.scale = n.f[0];
-                a.softcap = n.f[1];
-                a.sliding_window = static_cast<int32_t>(n.i[5]);
+                a.scale = np.scale;
+                a.softcap = np.softcap;
+                a.sliding_window = static_cast<int32_t>(np.sliding_window);
                 a.k_type = kv.type_k();
                 a.v_type = kv.type_v();
-                const KVLayer& l = kv.layer(static_cast<int>(layer));
+                const KVLayer& l = kv.layer(static_cast<int>(np.layer));
                 a.k_cell_stride = l.k_row;
                 a.v_cell_stride = l.v_row;
                 a.k_head_stride = l.k_row / n_head_kv;
@@ -272,10 +306,7 @@ void check_nodes(Program::Impl& p, const Options& opt, KVCache& kv) {
                 a.n_kv = kv.n_ctx_seq();
                 ops::check_copy_rows(kv.type_k(), n_head_kv * hd);
                 ops::check_copy_rows(kv.type_v(), n_head_kv * hdv);
-                const int32_t o = c.output(n, written);
-                c.need_cols(o, n_head * hdv, "output");
-                c.same_rows(q, o);
-                a.out_token_stride = c.t(o).stride;
+                a.out_token_stride = c.t(n.out).stride;
                 a.out_head_stride = hdv;
                 static const int32_t dummy_pos = 0;  // positions come with each call
                 a.q_pos = a.kv_pos = &dummy_pos;
@@ -285,7 +316,7 @@ void check_nodes(Program::Impl& p, const Options& opt, KVCache& kv) {
             }
             case Op::add:
             case Op::mul: {
-                const int32_t a = c.input(n, 0), b = c.input(n, 1);
+                const int32_t a = n.in[0], b = n.in[1];
                 c.need_float(a, "a");
                 const int64_t cols = c.t(a).spec.cols;
                 if (c.is_float(b)) {
@@ -295,47 +326,31 @@ void check_nodes(Program::Impl& p, const Options& opt, KVCache& kv) {
                     c.need_f32_weight(b, cols, "b");  // one row, broadcast
                     if (c.t(b).spec.cols != cols) c.fail("a broadcast weight needs the same columns");
                 }
-                const int32_t o = c.output(n, written);
-                c.need_cols(o, cols, "output");
-                c.same_rows(a, o);
                 break;
             }
             case Op::glu: {
-                const int32_t g = c.input(n, 0), u = c.input(n, 1);
+                const int32_t g = n.in[0], u = n.in[1];
                 c.need_float(g, "gate");
                 c.need_float(u, "up");
                 c.same_rows(g, u);
                 c.need_cols(u, c.t(g).spec.cols, "up");
-                if (n.i[0] < 0 || n.i[0] > static_cast<int>(ops::Glu::geglu_erf)) c.fail("unknown glu kind");
-                const int32_t o = c.output(n, written);
-                c.need_cols(o, c.t(g).spec.cols, "output");
-                c.same_rows(g, o);
+                if (np.kind < 0 || np.kind >= ops::kNumGlu) c.fail("unknown glu kind");
                 break;
             }
             case Op::scale:
             case Op::unary:
             case Op::softcap: {
-                const int32_t x = c.input(n, 0);
-                c.need_float(x, "input");
-                if (n.op == Op::unary && (n.i[0] < 0 || n.i[0] > static_cast<int>(ops::Unary::exp))) {
-                    c.fail("unknown unary op");
-                }
-                if (n.op == Op::softcap && !(n.f[0] > 0)) c.fail("soft-cap must be > 0");
-                const int32_t o = c.output(n, written);
-                c.need_cols(o, c.t(x).spec.cols, "output");
-                c.same_rows(x, o);
+                c.need_float(n.in[0], "input");
+                if (n.op == Op::unary && (np.kind < 0 || np.kind >= ops::kNumUnary)) c.fail("unknown unary op");
+                if (n.op == Op::softcap && !(np.softcap > 0)) c.fail("soft-cap must be > 0");
                 break;
             }
             case Op::select_rows: {
-                const int32_t x = c.input(n, 0);
-                c.need_float(x, "input");
-                if (c.t(x).spec.rows_kind != Rows::tokens) c.fail("input needs a row per token");
-                const int32_t o = c.output(n, written);
-                c.need_cols(o, c.t(x).spec.cols, "output");
-                if (c.t(o).spec.rows_kind != Rows::outputs) c.fail("output needs a row per output");
+                c.need_float(n.in[0], "input");
+                if (c.t(n.in[0]).spec.rows_kind != Rows::tokens) c.fail("input needs a row per token");
                 break;
             }
-            default: c.fail("unknown op");
+            case Op::count: c.fail("unknown op");
         }
     }
     int n_out = 0;
@@ -350,24 +365,6 @@ void check_nodes(Program::Impl& p, const Options& opt, KVCache& kv) {
         }
     }
     if (n_out != 1) throw std::invalid_argument("graph: needs exactly one output tensor (the logits)");
-}
-
-const char* op_name(Op op) {
-    switch (op) {
-        case Op::get_rows: return "get_rows";
-        case Op::matmul: return "matmul";
-        case Op::rms_norm: return "rms_norm";
-        case Op::rope: return "rope";
-        case Op::attention: return "attention";
-        case Op::add: return "add";
-        case Op::mul: return "mul";
-        case Op::scale: return "scale";
-        case Op::glu: return "glu";
-        case Op::unary: return "unary";
-        case Op::softcap: return "softcap";
-        case Op::select_rows: return "select_rows";
-    }
-    return "?";
 }
 
 }  // namespace lc::graph

@@ -112,18 +112,18 @@ void Program::Impl::exec(const Step& s, KVCache& kv, int ith, int nth) {
         case Op::rms_norm: {
             const int32_t x = n.in[0];
             const float* w = n.in[1] >= 0 ? fptr(n.in[1]) : nullptr;
-            const int64_t cols = tensors[x].spec.cols, group = n.i[0] ? n.i[0] : cols;
+            const int64_t cols = tensors[x].spec.cols, group = n.p.group ? n.p.group : cols;
             if (s.residual >= 0) {  // fused add: y = rms_norm(x) + residual, on this thread's rows
                 int64_t r0, r1;
                 ops::split_range(R, ith, nth, &r0, &r1);
                 if (r1 <= r0) break;
                 const int64_t rs = stride(s.residual);
-                ops::rms_norm(fptr(x) + r0 * stride(x), stride(x), r1 - r0, cols, n.f[0], w, y + r0 * ys, ys, 0, 1);
+                ops::rms_norm(fptr(x) + r0 * stride(x), stride(x), r1 - r0, cols, n.p.eps, w, y + r0 * ys, ys, 0, 1);
                 ops::add(y + r0 * ys, ys, fptr(s.residual) + r0 * rs, rs, r1 - r0, cols, y + r0 * ys, ys, 0, 1);
             } else if (group == cols) {
-                ops::rms_norm(fptr(x), stride(x), R, cols, n.f[0], w, y, ys, ith, nth);
+                ops::rms_norm(fptr(x), stride(x), R, cols, n.p.eps, w, y, ys, ith, nth);
             } else if (stride(x) == cols && ys == cols) {  // contiguous: one row per group
-                ops::rms_norm(fptr(x), group, R * (cols / group), group, n.f[0], w, y, group, ith, nth);
+                ops::rms_norm(fptr(x), group, R * (cols / group), group, n.p.eps, w, y, group, ith, nth);
             } else {  // groups of strided rows: split (row, group) pairs over the threads
                 const int64_t per = cols / group;
                 int64_t i0, i1;
@@ -131,14 +131,14 @@ void Program::Impl::exec(const Step& s, KVCache& kv, int ith, int nth) {
                 const float* xp = fptr(x);
                 for (int64_t i = i0; i < i1; ++i) {
                     const int64_t r = i / per, g = i % per;
-                    ops::rms_norm(xp + r * stride(x) + g * group, group, 1, group, n.f[0], w, y + r * ys + g * group,
+                    ops::rms_norm(xp + r * stride(x) + g * group, group, 1, group, n.p.eps, w, y + r * ys + g * group,
                                   group, 0, 1);
                 }
             }
             break;
         }
         case Op::rope: {
-            const int64_t n_head = n.i[0], hd = n.i[1];
+            const int64_t n_head = n.p.n_head, hd = n.p.head_dim;
             const int32_t x = n.in[0];
             if (!s.norm && s.kv_layer < 0) {
                 ops::rope(fptr(x), stride(x), hd, R, n_head, hd, b.positions, s.rope, y, ys, hd, ith, nth);
@@ -169,7 +169,7 @@ void Program::Impl::exec(const Step& s, KVCache& kv, int ith, int nth) {
             break;
         }
         case Op::attention: {
-            KVLayer& l = kv.layer(static_cast<int>(n.i[0]));
+            KVLayer& l = kv.layer(static_cast<int>(n.p.layer));
             // 1. Store this batch's keys and values in their cells (unless the rope of k did).
             if (!s.kv_stored) {
                 ops::copy_rows(fptr(n.in[1]), stride(n.in[1]), R, l.n_head_kv * l.head_dim, kv.type_k(), l.k.data(),
@@ -217,19 +217,27 @@ void Program::Impl::exec(const Step& s, KVCache& kv, int ith, int nth) {
             break;
         }
         case Op::scale:
-            ops::scale(fptr(n.in[0]), stride(n.in[0]), R, tensors[o].spec.cols, n.f[0], n.f[1], y, ys, ith, nth);
+            ops::scale(fptr(n.in[0]), stride(n.in[0]), R, tensors[o].spec.cols, n.p.scale, n.p.bias, y, ys, ith, nth);
             break;
         case Op::glu:
-            ops::glu(static_cast<ops::Glu>(n.i[0]), fptr(n.in[0]), stride(n.in[0]), fptr(n.in[1]), stride(n.in[1]), R,
+            ops::glu(static_cast<ops::Glu>(n.p.kind), fptr(n.in[0]), stride(n.in[0]), fptr(n.in[1]), stride(n.in[1]), R,
                      tensors[o].spec.cols, y, ys, ith, nth);
             break;
         case Op::unary:
-            ops::unary(static_cast<ops::Unary>(n.i[0]), fptr(n.in[0]), stride(n.in[0]), R, tensors[o].spec.cols, y, ys,
-                       ith, nth);
+            ops::unary(static_cast<ops::Unary>(n.p.kind), fptr(n.in[0]), stride(n.in[0]), R, tensors[o].spec.cols, y,
+                       ys, ith, nth);
             break;
         case Op::softcap:
-            softcap_rows(fptr(n.in[0]), stride(n.in[0]), R, tensors[o].spec.cols, n.f[0], y, ys, ith, nth);
+            softcap_rows(fptr(n.in[0]), stride(n.in[0]), R, tensors[o].spec.cols, n.p.softcap, y, ys, ith, nth);
             break;
+        case Op::layer_norm: {
+            const int32_t x = n.in[0];
+            const float* w = n.in[1] >= 0 ? fptr(n.in[1]) : nullptr;
+            const float* bias = n.in[2] >= 0 ? fptr(n.in[2]) : nullptr;
+            ops::layer_norm(fptr(x), stride(x), R, tensors[x].spec.cols, n.p.eps, w, bias, y, ys, ith, nth);
+            break;
+        }
+        case Op::count: break;  // rejected by the checker
         case Op::select_rows: {
             const float* x = fptr(n.in[0]);
             const int64_t xs = stride(n.in[0]), cols = tensors[o].spec.cols;

@@ -38,7 +38,7 @@ DType weight_type(const Program::Impl& p, const Step& s) { return p.tensors[s.no
 void share_quantization(Program::Impl& p) {
     for (size_t i = 1; i < p.steps.size(); ++i) {
         Step &a = p.steps[i - 1], &b = p.steps[i];
-        if (a.node.op != Op::matmul || b.node.op != Op::matmul || a.node.in[1] != b.node.in[1]) continue;
+        if (!op_takes(a.node.op, kFuseSharedQuant) || b.node.op != a.node.op || a.node.in[1] != b.node.in[1]) continue;
         if (ops::act_type(weight_type(p, a)) != ops::act_type(weight_type(p, b))) continue;
         b.quantize = false;
     }
@@ -52,7 +52,7 @@ void fuse_norm_prologues(Program::Impl& p) {
     for (size_t i = 0; i < p.steps.size(); ++i) {
         const Step& n = p.steps[i];
         const int32_t h = n.node.out;
-        bool ok = n.node.op == Op::rms_norm && n.node.i[0] == 0 && is_plain_intermediate(p, h) &&
+        bool ok = op_takes(n.node.op, kFuseNormPrologue) && n.node.p.group == 0 && is_plain_intermediate(p, h) &&
                   i + 1 < p.steps.size() && p.steps[i + 1].node.op == Op::matmul && p.steps[i + 1].quantize;
         size_t j = i + 1;
         if (ok) {
@@ -72,22 +72,24 @@ void fuse_norm_prologues(Program::Impl& p) {
         Step& m = p.steps[i + 1];
         m.norm = true;
         m.norm_w = n.node.in[1];
-        m.norm_eps = n.node.f[0];
+        m.norm_eps = n.node.p.eps;
     }
     p.steps = std::move(out);
 }
 
-// matmul followed by add(matmul, r) (or add(r, matmul)) that is the product's only reader: out = W x + r.
-void fuse_residuals(Program::Impl& p) {
+// A step of op `op` (for rms_norm: whole rows) followed by add(y, r) (or add(r, y)) that is y's only reader, r not a
+// weight: the step writes y + r itself (matmul: out = W x + r; rms_norm: Gemma's post-norms).
+void fuse_residuals(Program::Impl& p, Op op) {
     auto readers = readers_of(p);
     std::vector<Step> out;
     for (size_t i = 0; i < p.steps.size(); ++i) {
         Step s = p.steps[i];
-        if (s.node.op == Op::matmul && i + 1 < p.steps.size()) {
+        const bool whole_rows = op != Op::rms_norm || s.node.p.group == 0;
+        if (s.node.op == op && op_takes(op, kFuseResidual) && whole_rows && i + 1 < p.steps.size()) {
             const Step& a = p.steps[i + 1];
             const int32_t m = s.node.out;
-            if (a.node.op == Op::add && is_plain_intermediate(p, m) && readers[m].size() == 1 &&
-                p.tensors[a.node.out].spec.kind == TensorKind::intermediate &&
+            if (a.node.op == Op::add && op_takes(a.node.op, kFuseIntoEpilogue) && is_plain_intermediate(p, m) &&
+                readers[m].size() == 1 && p.tensors[a.node.out].spec.kind == TensorKind::intermediate &&
                 (a.node.in[0] == m) != (a.node.in[1] == m)) {
                 const int32_t r = a.node.in[0] == m ? a.node.in[1] : a.node.in[0];
                 if (p.tensors[r].spec.kind != TensorKind::weight) {
@@ -111,50 +113,23 @@ void fuse_glu(Program::Impl& p) {
     std::vector<Step> out;
     for (size_t i = 0; i < p.steps.size(); ++i) {
         const Step& g = p.steps[i];
-        if (g.node.op == Op::glu && out.size() >= 2) {
+        if (g.node.op == Op::glu && op_takes(g.node.op, kFuseIntoEpilogue) && out.size() >= 2) {
             Step &a = out[out.size() - 2], &b = out.back();
             const int32_t gate = g.node.in[0], up = g.node.in[1];
-            const bool pair = a.node.op == Op::matmul && b.node.op == Op::matmul && !b.quantize && a.residual < 0 &&
-                              b.residual < 0 && a.node.in[2] < 0 && b.node.in[2] < 0 &&
+            const bool pair = op_takes(a.node.op, kFuseGlu) && b.node.op == a.node.op && !b.quantize &&
+                              a.residual < 0 && b.residual < 0 && a.node.in[2] < 0 && b.node.in[2] < 0 &&
                               ((a.node.out == gate && b.node.out == up) || (a.node.out == up && b.node.out == gate));
             if (pair && is_plain_intermediate(p, gate) && is_plain_intermediate(p, up) && readers[gate].size() == 1 &&
                 readers[up].size() == 1 && p.tensors[g.node.out].spec.kind == TensorKind::intermediate &&
                 p.tensors[a.node.in[0]].spec.rows == p.tensors[b.node.in[0]].spec.rows) {
                 b.glu_self_gate = b.node.out == gate;
                 b.glu_other = a.node.out;
-                b.glu_kind = static_cast<int>(g.node.i[0]);
+                b.glu_kind = static_cast<int>(g.node.p.kind);
                 b.node.out = g.node.out;
                 continue;  // the glu is done
             }
         }
         out.push_back(g);
-    }
-    p.steps = std::move(out);
-}
-
-// rms_norm (whole rows) whose only reader is the add that follows: y = rms_norm(x) + r (Gemma's post-norms).
-void fuse_norm_residuals(Program::Impl& p) {
-    auto readers = readers_of(p);
-    std::vector<Step> out;
-    for (size_t i = 0; i < p.steps.size(); ++i) {
-        Step s = p.steps[i];
-        if (s.node.op == Op::rms_norm && s.node.i[0] == 0 && i + 1 < p.steps.size()) {
-            const Step& a = p.steps[i + 1];
-            const int32_t h = s.node.out;
-            if (a.node.op == Op::add && is_plain_intermediate(p, h) && readers[h].size() == 1 &&
-                p.tensors[a.node.out].spec.kind == TensorKind::intermediate &&
-                (a.node.in[0] == h) != (a.node.in[1] == h)) {
-                const int32_t r = a.node.in[0] == h ? a.node.in[1] : a.node.in[0];
-                if (p.tensors[r].spec.kind != TensorKind::weight) {
-                    s.residual = r;
-                    s.node.out = a.node.out;
-                    out.push_back(s);
-                    ++i;
-                    continue;
-                }
-            }
-        }
-        out.push_back(s);
     }
     p.steps = std::move(out);
 }
@@ -168,17 +143,17 @@ void fuse_norm_into_rope(Program::Impl& p) {
     std::vector<char> drop(p.steps.size(), 0);
     for (size_t j = 0; j < p.steps.size(); ++j) {
         Step& r = p.steps[j];
-        if (r.node.op != Op::rope) continue;
+        if (r.node.op != Op::rope || !op_takes(r.node.op, kFuseNormIntoRope)) continue;
         const int32_t h = r.node.in[0], i = producer[h];
         if (i < 0 || drop[i]) continue;
         const Step& nrm = p.steps[i];
-        if (nrm.node.op != Op::rms_norm || nrm.node.i[0] != r.node.i[1] || !is_plain_intermediate(p, h) ||
-            readers[h].size() != 1) {
+        if (nrm.node.op != Op::rms_norm || !op_takes(nrm.node.op, kFuseNormIntoRope) ||
+            nrm.node.p.group != r.node.p.head_dim || !is_plain_intermediate(p, h) || readers[h].size() != 1) {
             continue;
         }
         r.norm = true;
         r.norm_w = nrm.node.in[1];
-        r.norm_eps = nrm.node.f[0];
+        r.norm_eps = nrm.node.p.eps;
         r.node.in[0] = nrm.node.in[0];
         drop[i] = 1;
     }
@@ -196,14 +171,14 @@ void fuse_kv_store(Program::Impl& p) {
     for (size_t i = 0; i < p.steps.size(); ++i) producer[p.steps[i].node.out] = static_cast<int32_t>(i);
     for (size_t j = 0; j < p.steps.size(); ++j) {
         Step& a = p.steps[j];
-        if (a.node.op != Op::attention) continue;
+        if (!op_takes(a.node.op, kFuseKvStore) || a.node.op != Op::attention) continue;
         const int32_t k = a.node.in[1], v = a.node.in[2], i = producer[k];
         const int32_t vi = producer[p.tensors[v].root];
-        if (i < 0 || p.steps[i].node.op != Op::rope || !is_plain_intermediate(p, k) || readers[k].size() != 1 ||
-            vi >= i) {
+        if (i < 0 || p.steps[i].node.op != Op::rope || !op_takes(Op::rope, kFuseKvStore) ||
+            !is_plain_intermediate(p, k) || readers[k].size() != 1 || vi >= i) {
             continue;
         }
-        p.steps[i].kv_layer = static_cast<int32_t>(a.node.i[0]);
+        p.steps[i].kv_layer = static_cast<int32_t>(a.node.p.layer);
         p.steps[i].kv_v = v;
         a.kv_stored = true;
     }
@@ -215,9 +190,9 @@ void fuse(Program::Impl& p, bool all) {
     share_quantization(p);
     if (!all) return;
     fuse_norm_prologues(p);
-    fuse_residuals(p);
+    fuse_residuals(p, Op::matmul);
     fuse_glu(p);
-    fuse_norm_residuals(p);
+    fuse_residuals(p, Op::rms_norm);
     fuse_norm_into_rope(p);
     fuse_kv_store(p);
 }

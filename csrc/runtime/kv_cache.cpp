@@ -31,8 +31,8 @@ KVCache::KVCache(int32_t n_seq, int64_t n_ctx_seq, DType type_k, DType type_v)
         throw std::invalid_argument("n_ctx must be at least n_seq_max (each sequence needs at least one KV cell)");
     }
     for (DType t : {type_k, type_v}) {
-        if (t != DType::F16 && t != DType::F32 && t != DType::Q8_0) {
-            const DTypeTraits* tr = dtype_traits(static_cast<int32_t>(t));
+        const DTypeTraits* tr = dtype_traits(static_cast<int32_t>(t));
+        if (!tr || tr->kv_slot < 0) {
             throw std::invalid_argument(std::string("KV cache type ") + (tr ? tr->name : "?") +
                                         " is not supported (use f16, f32 or q8_0)");
         }

@@ -90,8 +90,8 @@ std::vector<Phase> phases(const Program::Impl& p, const Step& s) {
         if (s.residual >= 0) b.reads.push_back(root(s.residual));
         // glu_other was written by this same thread in the previous step: no hazard between threads
         out.push_back(b);
-    } else if (n.op == Op::attention) {
-        const int32_t kv = kKV - static_cast<int32_t>(n.i[0]);
+    } else if (op_info(n.op).reads_kv) {  // attention
+        const int32_t kv = kKV - static_cast<int32_t>(n.p.layer);
         if (!s.kv_stored) out.push_back({{root(n.in[1]), root(n.in[2])}, {kv}});
         out.push_back({{root(n.in[0]), kv}, {root(n.out)}});
     } else {

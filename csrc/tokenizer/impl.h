@@ -63,6 +63,21 @@ struct TokenizerImpl {
     int32_t symbol_of(std::string_view text) const;  // token id, extra symbol id, or kNoToken
 
     void load(VocabSource& src);
+    // load's phases (vocab.cpp), in order
+    void set_model_type(VocabSource& src);
+    bool load_tokens(VocabSource& src);  // true when two tokens have the same text
+    void build_tries();
+    void load_merges(VocabSource& src);
+    void load_special_ids(VocabSource& src);
+    void find_roles_by_text();
+    void mark_unused(bool duplicates);
+    void build_eog();
+    void list_special_tokens();
+    void find_spm_crossings();
+    void find_newline();
+    void build_pieces();
+    void set_attrs_by_name(VocabSource& src);
+    void set_control(int32_t id) { attrs[size_t(id)] |= kAttrControl; }
 
     // SentencePiece: tokens that span "x▁" (x not ▁); with few of them the text is merged piece by piece
     std::vector<int32_t> spm_crossing;

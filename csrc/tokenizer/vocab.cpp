@@ -92,10 +92,10 @@ int32_t TokenizerImpl::symbol_of(std::string_view text) const {
     return extra == StringIdMap::kNone ? kNoToken : n_vocab() + extra;
 }
 
-void TokenizerImpl::load(VocabSource& src) {
+// The model type and its defaults
+void TokenizerImpl::set_model_type(VocabSource& src) {
     model = src.model;
     pre = src.pre;
-    // ---- the model type and its defaults ----
     if (model == "llama") {
         type = VocabType::kSpm;
         bos = 1, eos = 2, unk = 0, sep = pad = mask = kNoToken;
@@ -157,8 +157,10 @@ void TokenizerImpl::load(VocabSource& src) {
     }
     if (src.add_space_prefix >= 0) add_space_prefix = src.add_space_prefix;
     if (src.remove_extra_whitespaces >= 0) remove_extra_whitespaces = src.remove_extra_whitespaces;
+}
 
-    // ---- tokens ----
+// Tokens
+bool TokenizerImpl::load_tokens(VocabSource& src) {
     const size_t n = src.tokens.size();
     if (n == 0) bad("tokenizer.ggml.tokens is missing or empty");
     if (n >= size_t(INT32_MAX)) bad("too many tokens");
@@ -208,8 +210,11 @@ void TokenizerImpl::load(VocabSource& src) {
             duplicates |= text_to_id.set(uint32_t(i), hashes[i]);
         }
     }
+    return duplicates;
+}
 
-    // ---- Unigram and RWKV tries ----
+// Unigram and RWKV tries
+void TokenizerImpl::build_tries() {
     if (type == VocabType::kUgm) {
         float min_score = FLT_MAX;
         for (int32_t id = 0; id < n_vocab(); ++id) {
@@ -222,8 +227,10 @@ void TokenizerImpl::load(VocabSource& src) {
     } else if (type == VocabType::kRwkv) {
         for (int32_t id = 0; id < n_vocab(); ++id) rwkv_tokens.insert(rwkv_unescape(texts.get(size_t(id))), id);
     }
+}
 
-    // ---- BPE merges and pre-tokenizer ----
+// BPE merges and pre-tokenizer
+void TokenizerImpl::load_merges(VocabSource& src) {
     if (type == VocabType::kBpe) {
         pretok = std::make_unique<PreTokenizer>(pre_type);
         const size_t n_merges = src.merges.size();
@@ -279,8 +286,10 @@ void TokenizerImpl::load(VocabSource& src) {
             byte_symbol[b] = symbol_of(ch);
         }
     }
+}
 
-    // ---- special ids from the metadata ----
+// Special ids from the metadata
+void TokenizerImpl::load_special_ids(VocabSource& src) {
     struct Special {
         int64_t value;
         int32_t* id;
@@ -305,8 +314,10 @@ void TokenizerImpl::load(VocabSource& src) {
     if (src.lowercase >= 0) lowercase = src.lowercase;
     strip_accents = lowercase;
     if (src.strip_accents >= 0) strip_accents = src.strip_accents;
+}
 
-    // ---- end-of-turn and fill-in-the-middle tokens recognised by their text ----
+// End-of-turn and fill-in-the-middle tokens recognised by their text
+void TokenizerImpl::find_roles_by_text() {
     // llama.cpp walks its std::unordered_map<std::string, id>, so with several candidates for one role the first in
     // that map's order wins; the same map built the same way gives the same order.
     struct Role {
@@ -331,7 +342,6 @@ void TokenizerImpl::load(VocabSource& src) {
         {&fim_rep, {"<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>", "<reponame>"}},
         {&fim_sep, {"<|file_sep|>"}},
     };
-    auto make_control = [&](int32_t id) { attrs[size_t(id)] |= kAttrControl; };
     const size_t kFirstFimEog = 5;  // roles from fim_pad on go into the end-of-generation set
     bool eager = false;
     for (size_t k = 0; k < roles.size(); ++k) {
@@ -345,7 +355,7 @@ void TokenizerImpl::load(VocabSource& src) {
         if (cands.empty()) continue;
         if (cands.size() == 1) {
             *r.id = cands[0];
-            make_control(cands[0]);
+            set_control(cands[0]);
             continue;
         }
         // several candidates: which one llama.cpp picks needs its map's order, costly to rebuild, so it is worked
@@ -357,18 +367,22 @@ void TokenizerImpl::load(VocabSource& src) {
     }
     if (eager) {
         resolve_roles();
-        for (const auto& pr : pending_roles) make_control(*pr.first);
+        for (const auto& pr : pending_roles) set_control(*pr.first);
     }
+}
 
-    // control tokens named "unused..." are unused
+// Control tokens named "unused..." are unused
+void TokenizerImpl::mark_unused(bool duplicates) {
     for (int32_t id = 0; id < n_vocab(); ++id) {
         uint32_t& a = attrs[size_t(id)];
         if (duplicates && find(texts.get(size_t(id))) != id) continue;  // not in llama.cpp's map
         if ((a & kAttrControl) && !(a & kAttrUnused) && texts.get(size_t(id)).find("unused") != std::string_view::npos)
             a |= kAttrUnused;
     }
+}
 
-    // ---- the end-of-generation set ----
+// The end-of-generation set
+void TokenizerImpl::build_eog() {
     std::vector<int32_t> eog_set;
     auto eog_add = [&](int32_t id) {
         if (id != kNoToken && std::find(eog_set.begin(), eog_set.end(), id) == eog_set.end()) eog_set.push_back(id);
@@ -400,7 +414,7 @@ void TokenizerImpl::load(VocabSource& src) {
         const int32_t id = find(name);
         if (id == kNoToken) continue;
         eog_add(id);
-        make_control(id);
+        set_control(id);
     }
     for (std::string_view name : {"<|channel|>", "<|message|>", "<|start|>", "<|constrain|>"}) {  // gpt-oss
         const int32_t id = find(name);
@@ -430,14 +444,18 @@ void TokenizerImpl::load(VocabSource& src) {
     }
     std::sort(eog_set.begin(), eog_set.end());
     eog = eog_set;
+}
 
-    // ---- special tokens, longest first (std::sort with llama.cpp's comparator, so ties come out the same) ----
+// Special tokens, longest first (std::sort with llama.cpp's comparator, so ties come out the same)
+void TokenizerImpl::list_special_tokens() {
     for (int32_t id = 0; id < n_vocab(); ++id)
         if (attrs[size_t(id)] & (kAttrControl | kAttrUserDefined | kAttrUnknown)) special_tokens.push_back(id);
     std::sort(special_tokens.begin(), special_tokens.end(),
               [&](int32_t a, int32_t b) { return texts.get(size_t(a)).size() > texts.get(size_t(b)).size(); });
+}
 
-    // ---- SentencePiece: the tokens that span a "x▁" boundary (see tokenize_spm) ----
+// SentencePiece: the tokens that span a "x▁" boundary (see tokenize_spm)
+void TokenizerImpl::find_spm_crossings() {
     if (type == VocabType::kSpm) {
         for (int32_t id = 0; id < n_vocab(); ++id) {
             const std::string_view t = texts.get(size_t(id));
@@ -452,8 +470,10 @@ void TokenizerImpl::load(VocabSource& src) {
         }
         spm_can_cut = spm_crossing.size() <= 64;
     }
+}
 
-    // ---- newline token ----
+// Newline token
+void TokenizerImpl::find_newline() {
     if (type == VocabType::kSpm) {
         nl = find("<0x0A>");
         if (nl == kNoToken) nl = find("\n");
@@ -468,15 +488,19 @@ void TokenizerImpl::load(VocabSource& src) {
         if (type == VocabType::kRwkv) tokenize_rwkv("\n", ids);
         nl = ids.empty() ? pad : ids[0];
     }
+}
 
-    // ---- pieces (token_to_piece with special = true), before the attributes below, as in llama.cpp ----
+// Pieces (token_to_piece with special = true), before the attributes below, as in llama.cpp
+void TokenizerImpl::build_pieces() {
     pieces.reserve(size_t(n_vocab()), texts.bytes() + 16);
     for (int32_t id = 0; id < n_vocab(); ++id) {
         append_piece(id);
         pieces.commit();
     }
+}
 
-    // ---- attributes llama.cpp sets by model name ----
+// Attributes llama.cpp sets by model name
+void TokenizerImpl::set_attrs_by_name(VocabSource& src) {
     std::string name_lower = src.general_name;
     for (char& c : name_lower) c = char(std::tolower(static_cast<unsigned char>(c)));
     auto has = [](const std::string& s, std::initializer_list<const char*> parts) {
@@ -499,6 +523,23 @@ void TokenizerImpl::load(VocabSource& src) {
     } else if (has(name_lower, {"modern-bert"})) {
         set_attr("[MASK]", kAttrLstrip, true);
     }
+}
+
+// The phases of llama_vocab::impl::load, in its order (later phases read what earlier ones set).
+void TokenizerImpl::load(VocabSource& src) {
+    set_model_type(src);
+    const bool duplicates = load_tokens(src);
+    build_tries();
+    load_merges(src);
+    load_special_ids(src);
+    find_roles_by_text();
+    mark_unused(duplicates);
+    build_eog();
+    list_special_tokens();
+    find_spm_crossings();
+    find_newline();
+    build_pieces();
+    set_attrs_by_name(src);
 }
 
 void TokenizerImpl::append_piece(int32_t id) {

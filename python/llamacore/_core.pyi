@@ -111,6 +111,80 @@ class Tokenizer:
     @staticmethod
     def supported_pre_tokenizers() -> list[str]: ...
 
+# --- enums and tables shared with C++ (bind_enums.cpp) ---
+import enum as _enum  # noqa: E402
+
+class DType(_enum.IntEnum):
+    """GGML tensor types (ggml_type ids): F32, F16, Q4_0, ... one member per row of the format table."""
+
+    F32 = 0
+    F16 = 1
+    Q8_0 = 8
+    BF16 = 30
+    def __init__(self, value: int) -> None: ...
+
+class Op(_enum.IntEnum):
+    get_rows = 0
+    matmul = 1
+    rms_norm = 2
+    rope = 3
+    attention = 4
+    add = 5
+    mul = 6
+    scale = 7
+    glu = 8
+    unary = 9
+    softcap = 10
+    select_rows = 11
+    layer_norm = 12
+
+class Rows(_enum.IntEnum):
+    fixed = 0
+    tokens = 1
+    outputs = 2
+
+class TensorKind(_enum.IntEnum):
+    intermediate = 0
+    weight = 1
+    input = 2
+    output = 3
+    view = 4
+
+class Input(_enum.IntEnum):
+    tokens = 0
+    positions = 1
+
+class Unary(_enum.IntEnum):
+    silu = 0
+    gelu = 1
+    gelu_erf = 2
+    relu = 3
+    tanh = 4
+    neg = 5
+    sqr = 6
+    sqrt = 7
+    exp = 8
+
+class Glu(_enum.IntEnum):
+    swiglu = 0
+    geglu = 1
+    geglu_erf = 2
+
+class RopeMode(_enum.IntEnum):
+    NORMAL = 0
+    NEOX = 2
+
+def op_info(op: Op) -> dict:
+    """{name, inputs (a trailing '?': optional), params, shape, fusions, reads_kv}: the op table's row."""
+    ...
+
+def param_fields() -> dict[str, str]: ...
+def dtype_traits() -> dict[str, dict]:
+    """{name: {id, block_size, type_size, vec_dot_type, matmul, get_rows, copy_rows, kv}}: the format table."""
+    ...
+
+def graph_parse_node(node: dict) -> dict: ...
+
 # --- runtime ---
 
 class Program:
@@ -123,8 +197,8 @@ class Program:
         max_tokens: int,
         n_ctx: int,
         n_seq: int,
-        type_k: int,
-        type_v: int,
+        type_k: DType,
+        type_v: DType,
         n_threads: int,
         fuse: bool = True,
     ) -> None: ...

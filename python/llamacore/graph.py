@@ -22,66 +22,25 @@ The C++ side checks every node when compiling (shapes, types, kernel support) an
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import IntEnum
 
 import numpy as np
 
 from . import _core
 
-__all__ = ["Glu", "Graph", "RopeConfig", "Tensor", "Unary", "KV_TYPES"]
+__all__ = ["Glu", "Graph", "RopeConfig", "Tensor", "Unary", "KV_TYPES", "ROPE_NEOX", "ROPE_NORMAL"]
 
 
-class _Kind(IntEnum):  # graph.h TensorKind
-    intermediate = 0
-    weight = 1
-    input = 2
-    output = 3
-    view = 4
+# The enums shared with the C++ runtime are defined once, in C++ (csrc/bindings/bind_enums.cpp), and imported.
+_Kind = _core.TensorKind
+_Rows = _core.Rows
+_Op = _core.Op
+Glu = _core.Glu  # act(gate) * up; geglu uses gelu's tanh approximation
+Unary = _core.Unary
 
+# GGML type ids of the KV-cache formats, by lower-case name: the format table's rows the attention kernels read.
+KV_TYPES = {name.lower(): t["id"] for name, t in _core.dtype_traits().items() if t["kv"]}
 
-class _Rows(IntEnum):  # graph.h Rows
-    fixed = 0
-    tokens = 1
-    outputs = 2
-
-
-class _Op(IntEnum):  # graph.h Op
-    get_rows = 0
-    matmul = 1
-    rms_norm = 2
-    rope = 3
-    attention = 4
-    add = 5
-    mul = 6
-    scale = 7
-    glu = 8
-    unary = 9
-    softcap = 10
-    select_rows = 11
-
-
-class Glu(IntEnum):  # ops.h Glu: act(gate) * up
-    swiglu = 0
-    geglu = 1  # gelu with the tanh approximation
-    geglu_erf = 2
-
-
-class Unary(IntEnum):  # ops.h Unary
-    silu = 0
-    gelu = 1
-    gelu_erf = 2
-    relu = 3
-    tanh = 4
-    neg = 5
-    sqr = 6
-    sqrt = 7
-    exp = 8
-
-
-# GGML type ids of the KV cache types.
-KV_TYPES = {"f32": 0, "f16": 1, "q8_0": 8}
-
-ROPE_NORMAL, ROPE_NEOX = 0, 2
+ROPE_NORMAL, ROPE_NEOX = int(_core.RopeMode.NORMAL), int(_core.RopeMode.NEOX)
 
 
 @dataclass(frozen=True)
@@ -121,11 +80,10 @@ class Tensor:
 
 @dataclass
 class _Node:
-    op: _Op
+    op: _core.Op
     inputs: list[int]
     out: int
-    i: list[int] = field(default_factory=list)
-    f: list[float] = field(default_factory=list)
+    params: dict[str, int | float] = field(default_factory=dict)  # the fields of the op's table row, by name
 
 
 _ROWS = {"tokens": _Rows.tokens, "outputs": _Rows.outputs}
@@ -140,16 +98,20 @@ class Graph:
         self._weights: dict[int, Tensor] = {}  # id(array) -> tensor, so a weight used twice is registered once
         self._output: Tensor | None = None
         self._n_attention = 0
-        self.tokens = self._new(_Kind.input, "tokens", 1, "tokens", input=0)  # [tokens] int32 token ids
-        self.positions = self._new(_Kind.input, "tokens", 1, "positions", input=1)  # [tokens] int32 positions
+        self.tokens = self._new(
+            _Kind.input, "tokens", 1, "tokens", input=_core.Input.tokens
+        )  # [tokens] int32 token ids
+        self.positions = self._new(
+            _Kind.input, "tokens", 1, "positions", input=_core.Input.positions
+        )  # [tokens] int32 positions
 
     # ---- tensors ----
-    def _new(self, kind: _Kind, rows, cols: int, name: str = "", **extra) -> Tensor:
-        d = {"kind": int(kind), "cols": int(cols), "name": name, **extra}
+    def _new(self, kind: _core.TensorKind, rows, cols: int, name: str = "", **extra) -> Tensor:
+        d = {"kind": kind, "cols": int(cols), "name": name, **extra}
         if isinstance(rows, str):
-            d["rows_kind"] = int(_ROWS[rows])
+            d["rows_kind"] = _ROWS[rows]
         else:
-            d["rows_kind"], d["rows"] = int(_Rows.fixed), int(rows)
+            d["rows_kind"], d["rows"] = _Rows.fixed, int(rows)
         self._tensors.append(d)
         return Tensor(self, len(self._tensors) - 1, rows, int(cols), name)
 
@@ -160,16 +122,16 @@ class Graph:
         if key in self._weights:
             return self._weights[key]
         rows, cols = (1, shape[0]) if len(shape) == 1 else (int(np.prod(shape[:-1])), shape[-1])
-        t = self._new(_Kind.weight, rows, cols, name, dtype=int(ggml_type), data=data)
+        t = self._new(_Kind.weight, rows, cols, name, dtype=_core.DType(int(ggml_type)), data=data)
         self._weights[key] = t
         return t
 
     def _intermediate(self, rows, cols: int, name: str = "") -> Tensor:
         return self._new(_Kind.intermediate, rows, cols, name)
 
-    def _node(self, op: _Op, inputs, rows, cols: int, name: str = "", i=(), f=()) -> Tensor:
+    def _node(self, op: _core.Op, inputs, rows, cols: int, name: str = "", **params) -> Tensor:
         out = self._intermediate(rows, cols, name or f"{op.name}#{len(self._nodes)}")
-        self._nodes.append(_Node(op, [t.id if t is not None else -1 for t in inputs], out.id, list(i), list(f)))
+        self._nodes.append(_Node(op, [t.id if t is not None else -1 for t in inputs], out.id, params))
         return out
 
     def view(self, x: Tensor, col_offset: int, cols: int, name: str = "") -> Tensor:
@@ -187,15 +149,26 @@ class Graph:
 
     def rms_norm(self, x: Tensor, w: Tensor | None, eps: float, group: int = 0, name: str = "") -> Tensor:
         """x / sqrt(mean(x^2) + eps) * w over each row, or over each run of `group` columns (per-head norms)."""
-        return self._node(_Op.rms_norm, [x, w], x.rows, x.cols, name, i=[group], f=[eps])
+        return self._node(_Op.rms_norm, [x, w], x.rows, x.cols, name, group=int(group), eps=float(eps))
+
+    def layer_norm(self, x: Tensor, w: Tensor | None, b: Tensor | None, eps: float, name: str = "") -> Tensor:
+        """(x - mean(x)) / sqrt(var(x) + eps) * w + b over each row (w, b: optional one-row F32 weights)."""
+        return self._node(_Op.layer_norm, [x, w, b], x.rows, x.cols, name, eps=float(eps))
 
     def rope(
         self, x: Tensor, n_head: int, head_dim: int, cfg: RopeConfig, freq_factors: Tensor | None = None, name: str = ""
     ) -> Tensor:
         """Rotary embedding of each head of x [tokens, n_head * head_dim] at the batch's positions."""
-        i = [n_head, head_dim, cfg.n_dims, cfg.mode, cfg.n_ctx_orig]
-        f = [cfg.freq_base, cfg.freq_scale, cfg.ext_factor, cfg.attn_factor, cfg.beta_fast, cfg.beta_slow]
-        return self._node(_Op.rope, [x, self.positions, freq_factors], x.rows, x.cols, name, i=i, f=f)
+        return self._node(
+            _Op.rope,
+            [x, self.positions, freq_factors],
+            x.rows,
+            x.cols,
+            name,
+            n_head=n_head,
+            head_dim=head_dim,
+            **{k: v for k, v in vars(cfg).items()},
+        )
 
     def attention(
         self,
@@ -216,9 +189,11 @@ class Graph:
         then q attends over that sequence's cells (positions <= its own; the last sliding_window positions when
         > 0). Each call adds one KV-cache layer. Returns [tokens, n_head * head_dim_v]."""
         hdv = head_dim if head_dim_v is None else head_dim_v
-        i = [self._n_attention, n_head, n_head_kv, head_dim, hdv, sliding_window]
+        layer = self._n_attention
         self._n_attention += 1
-        return self._node(_Op.attention, [q, k, v], q.rows, n_head * hdv, name, i=i, f=[scale, softcap])
+        heads = {"n_head": n_head, "n_head_kv": n_head_kv, "head_dim": head_dim, "head_dim_v": hdv}
+        scores = {"scale": scale, "softcap": softcap, "sliding_window": sliding_window}
+        return self._node(_Op.attention, [q, k, v], q.rows, n_head * hdv, name, layer=layer, **heads, **scores)
 
     def add(self, a: Tensor, b: Tensor, name: str = "") -> Tensor:
         """a + b; b may be a one-row F32 weight (broadcast)."""
@@ -229,18 +204,18 @@ class Graph:
         return self._node(_Op.mul, [a, b], a.rows, a.cols, name)
 
     def scale(self, x: Tensor, s: float, bias: float = 0.0, name: str = "") -> Tensor:
-        return self._node(_Op.scale, [x], x.rows, x.cols, name, f=[s, bias])
+        return self._node(_Op.scale, [x], x.rows, x.cols, name, scale=s, bias=bias)
 
     def glu(self, kind: Glu, gate: Tensor, up: Tensor, name: str = "") -> Tensor:
         """act(gate) * up."""
-        return self._node(_Op.glu, [gate, up], gate.rows, gate.cols, name, i=[int(kind)])
+        return self._node(_Op.glu, [gate, up], gate.rows, gate.cols, name, kind=int(kind))
 
     def unary(self, kind: Unary, x: Tensor, name: str = "") -> Tensor:
-        return self._node(_Op.unary, [x], x.rows, x.cols, name, i=[int(kind)])
+        return self._node(_Op.unary, [x], x.rows, x.cols, name, kind=int(kind))
 
     def softcap(self, x: Tensor, cap: float, name: str = "") -> Tensor:
         """cap * tanh(x / cap)."""
-        return self._node(_Op.softcap, [x], x.rows, x.cols, name, f=[cap])
+        return self._node(_Op.softcap, [x], x.rows, x.cols, name, softcap=cap)
 
     def select_rows(self, x: Tensor, name: str = "") -> Tensor:
         """[outputs, cols]: the rows of x whose logits the call asked for."""
@@ -253,8 +228,12 @@ class Graph:
         d = self._tensors[logits.id]
         if d["kind"] != _Kind.intermediate:
             raise ValueError("the output must be a node's result")
-        d["kind"] = int(_Kind.output)
+        d["kind"] = _Kind.output
         self._output = logits
+
+    def _node_dicts(self) -> list[dict]:
+        """The nodes as the runtime reads them: {op, in, out, params (by field name)}."""
+        return [{"op": n.op, "in": n.inputs, "out": n.out, "params": n.params} for n in self._nodes]
 
     @property
     def n_nodes(self) -> int:
@@ -279,7 +258,15 @@ class Graph:
         for name, t in (("type_k", type_k), ("type_v", type_v)):
             if t not in KV_TYPES:
                 raise ValueError(f"{name}={t!r}: KV cache types are {', '.join(KV_TYPES)}")
-        nodes = [{"op": int(n.op), "in": n.inputs, "out": n.out, "i": n.i, "f": n.f} for n in self._nodes]
+        nodes = self._node_dicts()
         return _core.Program(
-            self._tensors, nodes, max_tokens, n_ctx, n_seq, KV_TYPES[type_k], KV_TYPES[type_v], n_threads, fuse
+            self._tensors,
+            nodes,
+            max_tokens,
+            n_ctx,
+            n_seq,
+            _core.DType(KV_TYPES[type_k]),
+            _core.DType(KV_TYPES[type_v]),
+            n_threads,
+            fuse,
         )

@@ -10,39 +10,20 @@ from __future__ import annotations
 import numpy as np
 
 from . import _core
-from .gguf.constants import GGML_BLOCK_SIZES, GGMLType
 
-# The formats the kernels read: weights, and the activation formats Q8_1 / Q8_K they quantize to. Ids and block
-# sizes are the GGUF reader's (gguf/constants.py), so there is one table of them in the package.
-KERNEL_TYPES = [
-    "F32", "F16", "BF16", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q8_1",
-    "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "Q8_K", "IQ4_NL", "IQ4_XS",
-]  # fmt: skip
-TYPE_IDS = {name: int(GGMLType[name]) for name in KERNEL_TYPES}
+# The format table is C++'s (csrc/quant/dtype.cpp), read through _core: the formats the kernels read are the
+# weight formats of the matmul kernels plus the activation formats they quantize to (Q8_1 / Q8_K).
+_TRAITS = _core.dtype_traits()
+WEIGHT_TYPES = [name for name, t in _TRAITS.items() if t["matmul"]]
+KERNEL_TYPES = [name for name, t in _TRAITS.items() if t["get_rows"]]
+TYPE_IDS = {name: _TRAITS[name]["id"] for name in KERNEL_TYPES}
 TYPE_NAMES = {v: k for k, v in TYPE_IDS.items()}
-BLOCK = {name: GGML_BLOCK_SIZES[GGMLType[name]] for name in KERNEL_TYPES}  # (elements, bytes) per block
+BLOCK = {name: (_TRAITS[name]["block_size"], _TRAITS[name]["type_size"]) for name in KERNEL_TYPES}  # per block
 
-WEIGHT_TYPES = [
-    "F32",
-    "F16",
-    "BF16",
-    "Q4_0",
-    "Q4_1",
-    "Q5_0",
-    "Q5_1",
-    "Q8_0",
-    "Q2_K",
-    "Q3_K",
-    "Q4_K",
-    "Q5_K",
-    "Q6_K",
-    "IQ4_NL",
-    "IQ4_XS",
-]
-
-UNARY = ["silu", "gelu", "gelu_erf", "relu", "tanh", "neg", "sqr", "sqrt", "exp"]
-GLU = ["swiglu", "geglu", "geglu_erf"]
-ROPE_NORMAL, ROPE_NEOX = 0, 2
+# Enums shared with C++ (csrc/bindings/bind_enums.cpp), by name in value order.
+UNARY = list(_core.Unary.__members__)
+GLU = list(_core.Glu.__members__)
+ROPE_NORMAL, ROPE_NEOX = int(_core.RopeMode.NORMAL), int(_core.RopeMode.NEOX)
 
 
 def type_id(t: str | int) -> int:

@@ -16,11 +16,7 @@
 namespace lc::cpu::neon {
 namespace {
 
-inline float h2f(uint16_t h) {
-    __fp16 f;
-    std::memcpy(&f, &h, 2);
-    return static_cast<float>(f);
-}
+#include "cpu/arm/neon_util.h"  // h2f, f2h
 
 // sum of a[i] * y[i] for 32 int8: a0 holds elements 0..15, a1 elements 16..31.
 inline int dot32(int8x16_t a0, int8x16_t a1, const int8_t* y) {

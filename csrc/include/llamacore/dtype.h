@@ -40,16 +40,30 @@ enum class DType : int32_t {
     TQ1_0 = 34,
     TQ2_0 = 35,
     MXFP4 = 39,
+    count  // one past the highest id (sizes the tables indexed by type id)
 };
+constexpr int kNumDTypes = static_cast<int>(DType::count);
 
+// KV-cache formats: the attention kernels have one slot per format (kernels.h's kdot, vaxpy, attn_* tables).
+constexpr int kNumKvSlots = 3;
+
+// One row of facts per format (quant/dtype.cpp), read by the kernels' dispatch, dequantize, the KV cache and Python
+// (llamacore._core.dtype_traits). Adding a format: csrc/README.md.
 struct DTypeTraits {
     const char* name;
     int64_t block_size;  // elements per block (1 for plain types)
     int64_t type_size;   // bytes per block
+    DType vec_dot_type;  // matmul: the activation format the weight's dot product consumes (matmul formats only)
+    bool matmul;         // a weight format of the matmul kernels
+    bool get_rows;       // dequantized by get_rows / dequantize_row (and quantized by the reference quantizers)
+    bool copy_rows;      // a destination of copy_rows (float rows converted into it)
+    int kv_slot;         // a KV-cache format: its attention-kernel slot in [0, kNumKvSlots); -1: not one
 };
 
 // Traits of a type id, or nullptr for an id that is not (or no longer) a ggml type.
 const DTypeTraits* dtype_traits(int32_t id);
+// Traits of a valid DType (every enumerator names a type).
+inline const DTypeTraits& traits(DType t) { return *dtype_traits(static_cast<int32_t>(t)); }
 
 inline int64_t row_bytes(const DTypeTraits& t, int64_t n) { return n / t.block_size * t.type_size; }
 

@@ -72,35 +72,97 @@ struct TensorSpec {
     std::string name;  // for error messages
 };
 
+// The graph's ops. Everything the runtime knows of an op besides its kernels is its row of the op table
+// (op_info below, rows in runtime/op_table.cpp): name, inputs, parameter fields, shape rule, fusions.
 enum class Op : int32_t {
-    get_rows = 0,     // out[N, c] = dequantize(in0[in1[i]])        in0 weight table, in1 = tokens input
-    matmul = 1,       // out[R, r] = in1[R, k] @ in0[r, k]^T (+ in2[r]) in0 weight, in2 optional F32 bias weight
-    rms_norm = 2,     // out = in0 / rms(in0) * in1                    in1 optional F32 weight; i[0] group (0: row)
-    rope = 3,         // out = rope(in0, positions)                    in1 = positions input, in2 optional factors
-    attention = 4,    // out[N, n_head*dv] = attention(q=in0, k=in1, v=in2) over the KV cache of layer i[0]
-    add = 5,          // out = in0 + in1                               in1 may have 1 row (broadcast)
-    mul = 6,          // out = in0 * in1                               in1 may have 1 row (broadcast)
-    scale = 7,        // out = in0 * f[0] + f[1]
-    glu = 8,          // out = act(in0) * in1                          i[0]: ops::Glu
-    unary = 9,        // out = act(in0)                                i[0]: ops::Unary
-    softcap = 10,     // out = f[0] * tanh(in0 / f[0])
-    select_rows = 11  // out[O, c] = in0[out_rows]                     the call's output rows
+    get_rows = 0,      // out[N, c] = dequantize(in0[in1[i]])        in0 weight table, in1 = tokens input
+    matmul = 1,        // out[R, r] = in1[R, k] @ in0[r, k]^T (+ in2[r]) in0 weight, in2 optional F32 bias weight
+    rms_norm = 2,      // out = in0 / rms(in0) * in1                    in1 optional F32 weight
+    rope = 3,          // out = rope(in0, positions)                    in1 = positions input, in2 optional factors
+    attention = 4,     // out[N, n_head*dv] = attention(q=in0, k=in1, v=in2) over the KV cache of layer `layer`
+    add = 5,           // out = in0 + in1                               in1 may have 1 row (broadcast)
+    mul = 6,           // out = in0 * in1                               in1 may have 1 row (broadcast)
+    scale = 7,         // out = in0 * scale + bias
+    glu = 8,           // out = act(in0) * in1                          kind: ops::Glu
+    unary = 9,         // out = act(in0)                                kind: ops::Unary
+    softcap = 10,      // out = softcap * tanh(in0 / softcap)
+    select_rows = 11,  // out[O, c] = in0[out_rows]                     the call's output rows
+    layer_norm = 12,   // out = (in0 - mean) / sqrt(var + eps) * in1 + in2   in1, in2 optional F32 weights
+    count              // number of ops (sizes the op table)
+};
+constexpr int kNumOps = static_cast<int>(Op::count);
+
+constexpr int kMaxInputs = 4;
+
+// A node's parameters, by name. An op uses the fields its op-table row lists; the others keep these defaults.
+// Python passes them as a dict keyed by field name; bind_graph.cpp rejects a field the op does not take and a
+// field it takes but was not given.
+struct NodeParams {
+    float eps = 0.0f;   // rms_norm, layer_norm
+    int64_t group = 0;  // rms_norm: normalise each run of `group` columns (0: the whole row; per-head q/k norms)
+    // rope (ggml_rope_ext's parameters) and attention
+    int64_t n_head = 0, head_dim = 0;
+    int64_t n_dims = 0, mode = 0, n_ctx_orig = 0;  // mode: ops::RopeMode
+    float freq_base = 0.0f, freq_scale = 0.0f, ext_factor = 0.0f, attn_factor = 0.0f, beta_fast = 0.0f,
+          beta_slow = 0.0f;
+    int64_t layer = 0, n_head_kv = 0, head_dim_v = 0, sliding_window = 0;  // attention (layer: its KV layer)
+    float scale = 0.0f;    // attention: score scale; scale: the multiplier
+    float softcap = 0.0f;  // attention: score soft-cap (0: none); softcap: the cap
+    float bias = 0.0f;     // scale: added after the multiplier
+    int64_t kind = 0;      // glu: ops::Glu; unary: ops::Unary
 };
 
-// Integer and float parameters per op (unused ones zero):
-//   rms_norm:  i = {group}; f = {eps}.  group > 0 normalizes each run of `group` columns (per-head q/k norms).
-//   rope:      i = {n_head, head_dim, n_dims, mode, n_ctx_orig}; f = {freq_base, freq_scale, ext_factor,
-//              attn_factor, beta_fast, beta_slow}
-//   attention: i = {layer, n_head, n_head_kv, head_dim, head_dim_v, sliding_window}; f = {scale, softcap}
-constexpr int kMaxInputs = 4;
-constexpr int kMaxParams = 8;
+// One named field of NodeParams: exactly one of the member pointers is set.
+struct ParamField {
+    const char* name;
+    int64_t NodeParams::* i;
+    float NodeParams::* f;
+};
+constexpr int kMaxOpParams = 12;
+
+// How an op's output shape follows from its inputs (the checker applies it; Python's builder mirrors it).
+enum class ShapeRule : int32_t {
+    like_input = 0,   // [rows of in0, cols of in0]
+    lookup = 1,       // [tokens, cols of the table in0]
+    matmul = 2,       // [rows of in1, rows of the weight in0]
+    attention = 3,    // [rows of in0, n_head * head_dim_v]
+    select_rows = 4,  // [outputs, cols of in0]
+};
+
+// Fusions (runtime/fusions.cpp) an op may be taken into; an op not listed in a fusion's flag is never fused by it.
+enum Fusion : uint32_t {
+    kFuseSharedQuant = 1u << 0,   // matmul: reuse the previous matmul's quantized input
+    kFuseNormPrologue = 1u << 1,  // norm folded into the quantization of the matmuls reading it
+    kFuseResidual = 1u << 2,      // a following add folded into this op's epilogue
+    kFuseIntoEpilogue = 1u << 3,  // add / glu: taken into the producer's epilogue
+    kFuseGlu = 1u << 4,           // matmul: a gate/up pair applies the glu to its columns
+    kFuseNormIntoRope = 1u << 5,  // per-head norm done by the rope reading it
+    kFuseKvStore = 1u << 6,       // rope of k stores keys and values into the KV cache
+};
+
+// The facts about one op that the checker, fusions, planner, executor and bindings read.
+struct OpInfo {
+    const char* name;
+    std::array<const char*, kMaxInputs> inputs;    // input roles; a trailing '?' marks an optional one; null: none
+    std::array<const char*, kMaxOpParams> params;  // NodeParams fields the op takes (all required); null: no more
+    ShapeRule shape;
+    uint32_t fusions;  // Fusion flags
+    bool reads_kv;     // writes and reads the KV cache (one layer per node)
+};
+
+// The row of op (throws std::invalid_argument for a value outside the enum).
+const OpInfo& op_info(Op op);
+const char* op_name(Op op);
+// Every NodeParams field by name, and one by name (null if there is none).
+const std::vector<ParamField>& param_fields();
+const ParamField* param_field(const std::string& name);
+inline bool op_takes(Op op, uint32_t fusion) { return (op_info(op).fusions & fusion) != 0; }
 
 struct NodeSpec {
     Op op = Op::add;
     std::array<int32_t, kMaxInputs> in{-1, -1, -1, -1};
     int32_t out = -1;
-    std::array<int64_t, kMaxParams> i{};
-    std::array<float, kMaxParams> f{};
+    NodeParams p;
 };
 
 struct GraphSpec {
@@ -228,7 +290,5 @@ class Program {
     std::unique_ptr<KVCache> kv_;
     std::unique_ptr<Impl> impl_;
 };
-
-const char* op_name(Op op);
 
 }  // namespace lc::graph

@@ -167,8 +167,10 @@ void attention(const AttentionParams& p, const float* q, const void* k, const vo
 // Element-wise ops on [n_rows, n_cols] float arrays with row strides (elements). In place (y == a) is allowed.
 // b_stride = 0 broadcasts one row of b over every row (bias, per-channel scale).
 // ---------------------------------------------------------------------------------------------------------------
-enum class Unary : int { silu, gelu, gelu_erf, relu, tanh, neg, sqr, sqrt, exp };
-enum class Glu : int { swiglu, geglu, geglu_erf };  // y = act(gate) * up
+enum class Unary : int { silu, gelu, gelu_erf, relu, tanh, neg, sqr, sqrt, exp, count };
+enum class Glu : int { swiglu, geglu, geglu_erf, count };  // y = act(gate) * up
+constexpr int kNumUnary = static_cast<int>(Unary::count);
+constexpr int kNumGlu = static_cast<int>(Glu::count);
 void unary(Unary op, const float* x, int64_t x_stride, int64_t n_rows, int64_t n_cols, float* y, int64_t y_stride,
            int ith, int nth);
 void glu(Glu op, const float* gate, int64_t gate_stride, const float* up, int64_t up_stride, int64_t n_rows,

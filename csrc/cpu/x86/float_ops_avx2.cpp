@@ -76,8 +76,6 @@ struct S {
     }
 };
 
-#include "cpu/float_ops_impl.h"
-
 inline __m256 round_away(__m256 v) {
     const __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
     const __m256 signmask = _mm256_set1_ps(-0.0f);
@@ -120,13 +118,13 @@ inline int q8_block(const float* x, uint16_t* dd, int8_t* qs, float* dout) {
     return hsum_i32(_mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3])));
 }
 
-void quant_q8_0(const float* x, void* vy, int64_t k) {
+void quantize_q8_0(const float* x, void* vy, int64_t k) {
     auto* y = static_cast<block_q8_0*>(vy);
     float d;
     for (int64_t i = 0; i < k / QK8_0; ++i) q8_block(x + i * QK8_0, &y[i].d, y[i].qs, &d);
 }
 
-void quant_q8_1(const float* x, void* vy, int64_t k) {
+void quantize_q8_1(const float* x, void* vy, int64_t k) {
     auto* y = static_cast<block_q8_1*>(vy);
     for (int64_t i = 0; i < k / QK8_1; ++i) {
         float d;
@@ -135,7 +133,7 @@ void quant_q8_1(const float* x, void* vy, int64_t k) {
     }
 }
 
-void quant_q8_K(const float* x, void* vy, int64_t k) {
+void quantize_q8_K(const float* x, void* vy, int64_t k) {
     auto* y = static_cast<block_q8_K*>(vy);
     const __m256 signmask = _mm256_set1_ps(-0.0f);
     for (int64_t i = 0; i < k / QK_K; ++i, x += QK_K) {
@@ -199,22 +197,16 @@ void to_bf16(const float* x, void* vy, int64_t k) {
     for (; i < k; ++i) y[i] = f2bf(x[i]);
 }
 
-}  // namespace
+// float kernels over S; its filler also sets the quantizers above
+#include "cpu/float_ops_impl.h"
 
-void fill_float_ops(Kernels& t) {
-    fill_float_ops_impl(t);
-    t.quantize_q8_0 = quant_q8_0;
-    t.quantize_q8_1 = quant_q8_1;
-    t.quantize_q8_K = quant_q8_K;
-    t.to_f16 = to_f16;
-    t.to_bf16 = to_bf16;
-}
+}  // namespace
 
 }  // namespace lc::cpu::avx2
 
 namespace lc::cpu {
 void fill_avx2(Kernels& t) {
-    avx2::fill_float_ops(t);
+    avx2::fill_float_ops_impl(t);
     avx2::fill_gemm(t);
     avx2::fill_gemv(t);
 }

@@ -9,11 +9,6 @@
 #include "cpu/x86/x86.h"
 #include "quant/blocks.h"
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wuninitialized"  // gcc 12 flags _mm512_undefined_* inside its own headers
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-
 namespace lc::cpu::avx512 {
 namespace {
 
@@ -63,8 +58,6 @@ struct S {
     }
 };
 
-#include "cpu/float_ops_impl.h"
-
 // roundf: half away from zero (what llama.cpp's reference quantizers use)
 inline __m512 round_away(__m512 v) {
     const __m512 t = _mm512_roundscale_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
@@ -91,12 +84,12 @@ inline int q8_block(const float* x, uint16_t* dd, int8_t* qs, float* dout = null
     return _mm512_reduce_add_epi32(_mm512_add_epi32(i0, i1));
 }
 
-void quant_q8_0(const float* x, void* vy, int64_t k) {
+void quantize_q8_0(const float* x, void* vy, int64_t k) {
     auto* y = static_cast<block_q8_0*>(vy);
     for (int64_t i = 0; i < k / QK8_0; ++i) q8_block(x + i * QK8_0, &y[i].d, y[i].qs);
 }
 
-void quant_q8_1(const float* x, void* vy, int64_t k) {
+void quantize_q8_1(const float* x, void* vy, int64_t k) {
     auto* y = static_cast<block_q8_1*>(vy);
     for (int64_t i = 0; i < k / QK8_1; ++i) {
         float d;
@@ -105,7 +98,7 @@ void quant_q8_1(const float* x, void* vy, int64_t k) {
     }
 }
 
-void quant_q8_K(const float* x, void* vy, int64_t k) {
+void quantize_q8_K(const float* x, void* vy, int64_t k) {
     auto* y = static_cast<block_q8_K*>(vy);
     for (int64_t i = 0; i < k / QK_K; ++i, x += QK_K) {
         __m512 m = _mm512_setzero_ps();
@@ -162,22 +155,16 @@ void to_bf16(const float* x, void* vy, int64_t k) {
     for (; i < k; ++i) y[i] = f2bf(x[i]);
 }
 
-}  // namespace
+// float kernels over S; its filler also sets the quantizers above
+#include "cpu/float_ops_impl.h"
 
-void fill_float_ops(Kernels& t) {
-    fill_float_ops_impl(t);
-    t.quantize_q8_0 = quant_q8_0;
-    t.quantize_q8_1 = quant_q8_1;
-    t.quantize_q8_K = quant_q8_K;
-    t.to_f16 = to_f16;
-    t.to_bf16 = to_bf16;
-}
+}  // namespace
 
 }  // namespace lc::cpu::avx512
 
 namespace lc::cpu {
 void fill_avx512(Kernels& t) {
-    avx512::fill_float_ops(t);
+    avx512::fill_float_ops_impl(t);
     avx512::fill_gemm(t);
     avx512::fill_gemv(t);
 }
