@@ -231,6 +231,120 @@ void gemv_q4_K(const void* w, size_t ws, int64_t nrows, int64_t k, const void* x
                   [&](int64_t r, auto R) { rows_q4_K<R>(wb + r * ws, ws, x, bs, nsb, wb + (r + R) * ws, y + r); });
 }
 
+// =================================================================================================================
+// IQ4_NL x Q8_0: signed codebook values, so the sign trick (|w| x sign(x, w)) instead of an offset (value + 128 would
+// saturate vpmaddubsw); 2 blocks per step in the prepared layout of the 32-element formats.
+// =================================================================================================================
+
+template <int R>
+void rows_iq4_nl(const uint8_t* w, size_t ws, const uint8_t* act, int64_t nb, const uint8_t* pf, float* y) {
+    using F = IQ4_NLV;
+    const __m256i low4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
+    const __m256i lut = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kvalues_iq4nl)));
+    const __m256i spread = _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1);
+    __m256 acc[R];
+    for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
+    // |w| . sign(x, w) per int32 lane (each vpmaddubsw pair <= 2 * 127 * 127: summed in int32, never in int16)
+    auto dot = [&](__m256i wv, __m256i x) {
+        return _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_abs_epi8(wv), _mm256_sign_epi8(x, wv)), ones);
+    };
+    auto pair = [&](const uint8_t* const* wp, const uint8_t* a) {
+        const __m256i xlo = _mm256_load_si256(reinterpret_cast<const __m256i*>(a));
+        const __m256i xhi = _mm256_load_si256(reinterpret_cast<const __m256i*>(a + 32));
+        const __m256 dx = _mm256_load_ps(reinterpret_cast<const float*>(a + 96));
+        for (int r = 0; r < R; ++r) {
+            const uint8_t* b = wp[r];
+            const __m256i q = _mm256_inserti128_si256(
+                _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + F::kQs))),
+                _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + F::kBytes + F::kQs)), 1);
+            const __m256i lo = _mm256_shuffle_epi8(lut, _mm256_and_si256(q, low4));
+            const __m256i hi = _mm256_shuffle_epi8(lut, _mm256_and_si256(_mm256_srli_epi16(q, 4), low4));
+            const __m256i s = _mm256_add_epi32(dot(lo, xlo), dot(hi, xhi));
+            const uint32_t d2 = ld16(b) | static_cast<uint32_t>(ld16(b + F::kBytes)) << 16;
+            const __m256 dw = _mm256_permutevar8x32_ps(
+                _mm256_castps128_ps256(_mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(d2)))), spread);
+            acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(dw, dx), acc[r]);
+        }
+    };
+    for_groups<R, F::kBytes, 2>(w, ws, nb, pf, act, kPair, pair);
+    for (int r = 0; r < R; ++r) y[r] = hsum256(acc[r]);
+}
+
+void gemv_iq4_nl(const void* w, size_t ws, int64_t nrows, int64_t k, const void* xq, float* y) {
+    const auto* wb = static_cast<const uint8_t*>(w);
+    const int64_t nb = k / 32;
+    uint8_t* act = t_act.get(static_cast<size_t>((nb + 1) / 2) * kPair);
+    prepare32<IQ4_NLV, 2>(static_cast<const uint8_t*>(xq), nb, act);
+    row_tiles<4>(nrows, [&](int64_t r, auto R) { rows_iq4_nl<R>(wb + r * ws, ws, act, nb, wb + (r + R) * ws, y + r); });
+}
+
+// =================================================================================================================
+// Q6_K x Q8_K (natural order): per 128-element half, 64 ql bytes and 32 qh bytes give four 32-element vectors
+// (elements 0-31, 32-63, 64-95, 96-127 of the half; values 0..63, so vpmaddubsw cannot saturate); each 128-bit lane
+// is one 16-element group whose int8 scale comes in as int16 lanes of vpmaddwd; q - 32 through Q8_K's sums of 16.
+// =================================================================================================================
+
+// vpshufb controls: vector j of a half takes int16 scale 2j (lane 0) and 2j + 1 (lane 1) of the half's 8.
+struct Q6Ctl {
+    __m256i c[4];
+    Q6Ctl() {
+        for (int j = 0; j < 4; ++j) {
+            alignas(32) uint8_t b[32];
+            for (int i = 0; i < 32; ++i) b[i] = static_cast<uint8_t>(2 * (2 * j + i / 16) + (i & 1));
+            c[j] = _mm256_load_si256(reinterpret_cast<const __m256i*>(b));
+        }
+    }
+};
+
+template <int R>
+void rows_q6_K(const uint8_t* w, size_t ws, const uint8_t* x, int64_t nsb, const uint8_t* pf, float* y) {
+    static const Q6Ctl ctl;
+    constexpr int kBytes = sizeof(block_q6_K);  // ql[128] at 0, qh[64] at 128, scales[16] at 192, d at 208
+    const __m256i low4 = _mm256_set1_epi8(0x0F), hi2 = _mm256_set1_epi8(0x30);
+    __m256 acc[R];
+    for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
+    for (int64_t sb = 0; sb < nsb; ++sb) {
+        const uint8_t* xs = x + sb * kQ8KBytes;
+        float dx;
+        std::memcpy(&dx, xs, 4);
+        const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xs + 260));
+        for (int r = 0; r < R; ++r) {
+            const uint8_t* b = w + r * ws + sb * kBytes;
+            prefetch(pf + r * ws + sb * kBytes, kBytes);
+            const __m256i sc = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 192)));
+            __m256i is = _mm256_setzero_si256();
+            for (int h = 0; h < 2; ++h) {
+                const __m256i hsc = h ? _mm256_permute2x128_si256(sc, sc, 0x11) : _mm256_permute2x128_si256(sc, sc, 0);
+                const __m256i l0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 64 * h));
+                const __m256i l1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 64 * h + 32));
+                const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 128 + 32 * h));
+                const __m256i q[4] = {
+                    _mm256_or_si256(_mm256_and_si256(l0, low4), _mm256_and_si256(_mm256_slli_epi16(hb, 4), hi2)),
+                    _mm256_or_si256(_mm256_and_si256(l1, low4), _mm256_and_si256(_mm256_slli_epi16(hb, 2), hi2)),
+                    _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4), _mm256_and_si256(hb, hi2)),
+                    _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4),
+                                    _mm256_and_si256(_mm256_srli_epi16(hb, 2), hi2))};
+                for (int j = 0; j < 4; ++j) {
+                    const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xs + 4 + 128 * h + 32 * j));
+                    is = _mm256_add_epi32(
+                        is, _mm256_madd_epi16(_mm256_maddubs_epi16(q[j], xv), _mm256_shuffle_epi8(hsc, ctl.c[j])));
+                }
+            }
+            // sum_g sc_g * (q . x - 32 * bsum_g)
+            is = _mm256_sub_epi32(is, _mm256_slli_epi32(_mm256_madd_epi16(sc, bsums), 5));
+            acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(is), _mm256_set1_ps(h2f(b + 208) * dx), acc[r]);
+        }
+    }
+    for (int r = 0; r < R; ++r) y[r] = hsum256(acc[r]);
+}
+
+void gemv_q6_K(const void* w, size_t ws, int64_t nrows, int64_t k, const void* xq, float* y) {
+    const auto* wb = static_cast<const uint8_t*>(w);
+    const auto* x = static_cast<const uint8_t*>(xq);
+    const int64_t nsb = k / 256;
+    row_tiles<4>(nrows, [&](int64_t r, auto R) { rows_q6_K<R>(wb + r * ws, ws, x, nsb, wb + (r + R) * ws, y + r); });
+}
+
 }  // namespace
 
 void fill_gemv(Kernels& t) {
@@ -239,7 +353,9 @@ void fill_gemv(Kernels& t) {
     route<DType::Q5_0, gemv32<Q5_0V>>(t);
     route<DType::Q5_1, gemv32<Q5_1V>>(t);
     route<DType::Q8_0, gemv_q8_0>(t);
+    route<DType::IQ4_NL, gemv_iq4_nl>(t);
     route<DType::Q4_K, gemv_q4_K>(t);
+    route<DType::Q6_K, gemv_q6_K>(t);
 }
 
 }  // namespace lc::cpu::avx2
