@@ -1,5 +1,5 @@
-// AVX2 (+FMA, F16C) matrix-vector kernels (one token: decode) for Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 and Q4_K: the design of
-// gemv_avx512.cpp on 256-bit vectors without VNNI.
+// AVX2 (+FMA, F16C) matrix-vector kernels (one token: decode) for Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, Q8_0, Q4_K and
+// Q6_K: the design of gemv_avx512.cpp on 256-bit vectors without VNNI.
 //
 // The activation row is laid out once per call in the order the weight bytes have in memory; then 32 weight bytes
 // become 64 quants with one AND and one shift. 32-element formats, 2 blocks per step: the 2 x 16 quant bytes in one
@@ -37,7 +37,7 @@ inline __m256i bits_to_0x10(uint32_t m) {
 // 32-element formats with unsigned quants, 2 blocks per step
 // =================================================================================================================
 
-// Traits and the prepared activation (groups of 2 blocks) in gemv_common.h; IQ4_NL stays on the tiles (its
+// Traits and the prepared activation (groups of 2 blocks) in gemv_common.h; IQ4_NL has its own rows below (its
 // codebook + 128 would saturate vpmaddubsw).
 constexpr size_t kPair = group32_bytes<2>();
 

@@ -1,5 +1,5 @@
 // AVX-512 (F, BW, VL, VNNI) matrix-vector kernels (one token: decode) for Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, Q8_0,
-// Q4_K and Q6_K, written to run at the memory bandwidth.
+// Q2_K, Q3_K, Q4_K, Q5_K, Q6_K and IQ4_XS, written to run at the memory bandwidth.
 //
 // Why a separate path: at one token the weight bytes are read once and never reused, so the kernel must consume them
 // faster than DRAM delivers them and keep the next ones in flight. The row tiles of gemm_avx512.cpp spend most of
@@ -13,7 +13,11 @@
 //   sums in lanes 4b..4b+3; the offset (q - o) comes back through a precomputed -o * sum(x) per lane.
 //   Q4_K: 128 quant bytes of a super-block are two zmm; low nibbles of bytes 0-63 are sub-blocks 0 and 2, high nibbles
 //   sub-blocks 1 and 3 (then 4-7 likewise). vpmaddubsw + vpdpwssd with the 6-bit sub-block scales as int16 lanes
-//   accumulate the super-block in int32; the mins go through the activation's per-sub-block sums.
+//   accumulate the super-block in int32; the mins go through the activation's per-sub-block sums. Q5_K: the same,
+//   the fifth bits added with one vptestmb + masked add per vector.
+//   Q2_K / Q3_K: at shift s the 64 quant bytes give elements 32s.. and 128 + 32s.., so each 128-bit lane is one
+//   16-element sub-block whose scale comes in with one vpshufb; Q3_K's high bit like Q5_K's, its -4 via the sums.
+//   IQ4_XS: each 128-bit lane of the two quant vectors is one 32-element sub-block; codebook + 128 with vpdpbusd.
 #include <immintrin.h>
 
 #if defined(__GNUC__) && !defined(__clang__)
