@@ -64,12 +64,12 @@ def main() -> None:
         steps.append((line, op, wname, secs))
 
     total = prof.sum()
-    stats = prog.stats()
+    barriers = sum("(no barrier)" not in line for line, _, _, _ in steps)
     print(f"{args.model}\n{_core.cpu_level()} level, {args.threads} threads, depth {args.depth}, {args.tokens} tokens")
     print(f"machine streaming read ({args.threads} thr): {bw:.1f} GB/s")
     print(
         f"per token: wall {wall * 1e3:.2f} ms ({1 / wall:.1f} t/s), steps timed {total * 1e3:.2f} ms; "
-        f"{stats['n_steps']} steps, {stats['n_barriers']} barriers"
+        f"{len(steps)} steps, {barriers} barriers"
     )
     by_op, by_type = defaultdict(float), defaultdict(lambda: [0.0, 0, 0])
     mm_bytes = 0

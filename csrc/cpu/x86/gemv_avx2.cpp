@@ -1,5 +1,5 @@
-// AVX2 (+FMA, F16C) matrix-vector kernels (one token: decode) for Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, Q8_0, Q4_K and
-// Q6_K: the design of gemv_avx512.cpp on 256-bit vectors without VNNI.
+// AVX2 (+FMA, F16C) matrix-vector kernels (one token: decode) for Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, Q8_0, Q4_K, Q5_K
+// and Q6_K: the design of gemv_avx512.cpp on 256-bit vectors without VNNI.
 //
 // The activation row is laid out once per call in the order the weight bytes have in memory; then 32 weight bytes
 // become 64 quants with one AND and one shift. 32-element formats, 2 blocks per step: the 2 x 16 quant bytes in one
@@ -153,8 +153,31 @@ void gemv_q8_0(const void* w, size_t ws, int64_t nrows, int64_t k, const void* x
 }
 
 // =================================================================================================================
-// Q4_K x Q8_K (natural order: no preparation beyond the per-sub-block sums)
+// Q4_K and Q5_K x Q8_K (natural order: no preparation beyond the per-sub-block sums)
 // =================================================================================================================
+
+// Byte offset of the 128 quant bytes, of Q5_K's 32 high-bit bytes (qh bit i of byte l: sub-block i's element l).
+struct Q4_KV {
+    static constexpr int kBytes = sizeof(block_q4_K), kQs = 16, kQh = 0;
+    static constexpr bool kHigh = false;
+};
+struct Q5_KV {
+    static constexpr int kBytes = sizeof(block_q5_K), kQs = 48, kQh = 16;
+    static constexpr bool kHigh = true;
+};
+
+// Bit b of every byte of v moved to bit 4 (0x10), the other bits cleared.
+template <int B>
+inline __m256i bit_to_0x10(__m256i v) {
+    const __m256i m = _mm256_set1_epi8(0x10);
+    if constexpr (B < 4) {
+        return _mm256_and_si256(_mm256_slli_epi16(v, 4 - B), m);
+    } else if constexpr (B == 4) {
+        return _mm256_and_si256(v, m);
+    } else {
+        return _mm256_and_si256(_mm256_srli_epi16(v, B - 4), m);
+    }
+}
 
 constexpr int kQ8KBytes = sizeof(block_q8_K);  // d f32 at 0, qs at 4, bsums at 260
 
@@ -170,11 +193,11 @@ struct ScaleCtl {
     }
 };
 
-template <int R>
-void rows_q4_K(const uint8_t* w, size_t ws, const uint8_t* x, const int16_t* bs, int64_t nsb, const uint8_t* pf,
-               float* y) {
+template <class F, int R>
+void rows_k4(const uint8_t* w, size_t ws, const uint8_t* x, const int16_t* bs, int64_t nsb, const uint8_t* pf,
+             float* y) {
     static const ScaleCtl ctl;
-    constexpr int kBytes = sizeof(block_q4_K);
+    constexpr int kBytes = F::kBytes;
     const __m256i low4 = _mm256_set1_epi8(0x0F);
     __m256 acc[R];
     __m128 accm[R];
@@ -194,16 +217,26 @@ void rows_q4_K(const uint8_t* w, size_t ws, const uint8_t* x, const int16_t* bs,
             unpack_k4_scales(b + 4, &sc8, &m8);
             const __m256i scb = _mm256_set1_epi64x(static_cast<int64_t>(sc8));
             __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
-            for (int c = 0; c < 4; ++c) {
-                const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 16 + 32 * c));
-                const __m256i lo = _mm256_and_si256(v, low4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
+            __m256i h = _mm256_setzero_si256();
+            if constexpr (F::kHigh) h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + F::kQh));
+            auto chunk = [&](auto c) {  // sub-blocks 2c (low nibbles) and 2c + 1 (high nibbles)
+                const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + F::kQs + 32 * c));
+                __m256i lo = _mm256_and_si256(v, low4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
+                if constexpr (F::kHigh) {  // values <= 31: vpmaddubsw cannot saturate
+                    lo = _mm256_or_si256(lo, bit_to_0x10<2 * c>(h));
+                    hi = _mm256_or_si256(hi, bit_to_0x10<2 * c + 1>(h));
+                }
                 const __m256i xl = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xs + 4 + 64 * c));
                 const __m256i xh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xs + 36 + 64 * c));
                 s0 = _mm256_add_epi32(
                     s0, _mm256_madd_epi16(_mm256_maddubs_epi16(lo, xl), _mm256_shuffle_epi8(scb, ctl.c[2 * c])));
                 s1 = _mm256_add_epi32(
                     s1, _mm256_madd_epi16(_mm256_maddubs_epi16(hi, xh), _mm256_shuffle_epi8(scb, ctl.c[2 * c + 1])));
-            }
+            };
+            chunk(std::integral_constant<int, 0>{});
+            chunk(std::integral_constant<int, 1>{});
+            chunk(std::integral_constant<int, 2>{});
+            chunk(std::integral_constant<int, 3>{});
             const __m128 dm = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(ld32(b)))), _mm_set1_ps(dx));
             acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(s0, s1)), _mm256_broadcastss_ps(dm), acc[r]);
             const __m128i mj = _mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<int64_t>(m8)));
@@ -215,7 +248,8 @@ void rows_q4_K(const uint8_t* w, size_t ws, const uint8_t* x, const int16_t* bs,
     }
 }
 
-void gemv_q4_K(const void* w, size_t ws, int64_t nrows, int64_t k, const void* xq, float* y) {
+template <class F>
+void gemv_k4(const void* w, size_t ws, int64_t nrows, int64_t k, const void* xq, float* y) {
     constexpr int kR = 4;
     const auto* wb = static_cast<const uint8_t*>(w);
     const auto* x = static_cast<const uint8_t*>(xq);
@@ -228,7 +262,7 @@ void gemv_q4_K(const void* w, size_t ws, int64_t nrows, int64_t k, const void* x
         for (int j = 0; j < 8; ++j) bs[8 * sb + j] = static_cast<int16_t>(b16[2 * j] + b16[2 * j + 1]);
     }
     row_tiles<kR>(nrows,
-                  [&](int64_t r, auto R) { rows_q4_K<R>(wb + r * ws, ws, x, bs, nsb, wb + (r + R) * ws, y + r); });
+                  [&](int64_t r, auto R) { rows_k4<F, R>(wb + r * ws, ws, x, bs, nsb, wb + (r + R) * ws, y + r); });
 }
 
 // =================================================================================================================
@@ -354,7 +388,8 @@ void fill_gemv(Kernels& t) {
     route<DType::Q5_1, gemv32<Q5_1V>>(t);
     route<DType::Q8_0, gemv_q8_0>(t);
     route<DType::IQ4_NL, gemv_iq4_nl>(t);
-    route<DType::Q4_K, gemv_q4_K>(t);
+    route<DType::Q4_K, gemv_k4<Q4_KV>>(t);
+    route<DType::Q5_K, gemv_k4<Q5_KV>>(t);
     route<DType::Q6_K, gemv_q6_K>(t);
 }
 
