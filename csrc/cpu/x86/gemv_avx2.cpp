@@ -1,5 +1,5 @@
-// AVX2 (+FMA, F16C) matrix-vector kernels (one token: decode) for Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, Q8_0, Q4_K, Q5_K
-// and Q6_K: the design of gemv_avx512.cpp on 256-bit vectors without VNNI.
+// AVX2 (+FMA, F16C) matrix-vector kernels (one token: decode) for Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, Q8_0, Q4_K, Q5_K,
+// Q6_K and IQ4_XS: the design of gemv_avx512.cpp on 256-bit vectors without VNNI.
 //
 // The activation row is laid out once per call in the order the weight bytes have in memory; then 32 weight bytes
 // become 64 quants with one AND and one shift. 32-element formats, 2 blocks per step: the 2 x 16 quant bytes in one
@@ -156,16 +156,6 @@ void gemv_q8_0(const void* w, size_t ws, int64_t nrows, int64_t k, const void* x
 // Q4_K and Q5_K x Q8_K (natural order: no preparation beyond the per-sub-block sums)
 // =================================================================================================================
 
-// Byte offset of the 128 quant bytes, of Q5_K's 32 high-bit bytes (qh bit i of byte l: sub-block i's element l).
-struct Q4_KV {
-    static constexpr int kBytes = sizeof(block_q4_K), kQs = 16, kQh = 0;
-    static constexpr bool kHigh = false;
-};
-struct Q5_KV {
-    static constexpr int kBytes = sizeof(block_q5_K), kQs = 48, kQh = 16;
-    static constexpr bool kHigh = true;
-};
-
 // Bit b of every byte of v moved to bit 4 (0x10), the other bits cleared.
 template <int B>
 inline __m256i bit_to_0x10(__m256i v) {
@@ -178,8 +168,6 @@ inline __m256i bit_to_0x10(__m256i v) {
         return _mm256_and_si256(_mm256_srli_epi16(v, B - 4), m);
     }
 }
-
-constexpr int kQ8KBytes = sizeof(block_q8_K);  // d f32 at 0, qs at 4, bsums at 260
 
 // vpshufb controls that turn the 8 scale bytes (broadcast to both 128-bit lanes) into int16 lanes of sub-block s.
 struct ScaleCtl {
@@ -379,6 +367,87 @@ void gemv_q6_K(const void* w, size_t ws, int64_t nrows, int64_t k, const void* x
     row_tiles<4>(nrows, [&](int64_t r, auto R) { rows_q6_K<R>(wb + r * ws, ws, x, nsb, wb + (r + R) * ws, y + r); });
 }
 
+// =================================================================================================================
+// IQ4_XS x Q8_K: 32 quant bytes are two 32-element sub-blocks (lane 0: sub-block 2p, lane 1: 2p + 1; low nibbles
+// elements 0-15, high 16-31); signed codebook values with the sign trick, the 6-bit scales as int16 lanes of vpmaddwd.
+// =================================================================================================================
+
+// Prepared activation per super-block: for each pair p, xlo[32] (elements 0-15 of sub-blocks 2p and 2p + 1) and
+// xhi[32] (elements 16-31), then dx f32; 288 bytes.
+constexpr size_t kSuperXS = 9 * 32;
+
+void prepare_iq4_xs(const uint8_t* xq, int64_t nsb, uint8_t* out) {
+    for (int64_t sb = 0; sb < nsb; ++sb) {
+        const uint8_t* src = xq + sb * kQ8KBytes;
+        uint8_t* o = out + sb * kSuperXS;
+        for (int ib = 0; ib < 8; ++ib) {
+            const int pair = ib / 2, lane = ib % 2;
+            std::memcpy(o + 64 * pair + 16 * lane, src + 4 + 32 * ib, 16);
+            std::memcpy(o + 64 * pair + 32 + 16 * lane, src + 4 + 32 * ib + 16, 16);
+        }
+        std::memcpy(o + 256, src, 4);
+    }
+}
+
+// vpshufb controls: pair p takes int16 scale 2p (lane 0) and 2p + 1 (lane 1) of the 8 in each lane.
+struct PairCtl {
+    __m256i c[4];
+    PairCtl() {
+        for (int p = 0; p < 4; ++p) {
+            alignas(32) uint8_t b[32];
+            for (int i = 0; i < 32; ++i) b[i] = static_cast<uint8_t>(2 * (2 * p + i / 16) + (i & 1));
+            c[p] = _mm256_load_si256(reinterpret_cast<const __m256i*>(b));
+        }
+    }
+};
+
+template <int R>
+void rows_iq4_xs(const uint8_t* w, size_t ws, const uint8_t* act, int64_t nsb, const uint8_t* pf, float* y) {
+    static const PairCtl ctl;
+    constexpr int kBytes = sizeof(block_iq4_xs);  // d at 0, scales_h at 2, scales_l[4] at 4, qs[128] at 8
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
+    const __m256i lut = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kvalues_iq4nl)));
+    __m256 acc[R];
+    for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
+    for (int64_t sb = 0; sb < nsb; ++sb) {
+        const uint8_t* a = act + sb * kSuperXS;
+        float dx;
+        std::memcpy(&dx, a + 256, 4);
+        for (int r = 0; r < R; ++r) {
+            const uint8_t* b = w + r * ws + sb * kBytes;
+            prefetch(pf + r * ws + sb * kBytes, kBytes);
+            const __m128i ls =
+                _mm_sub_epi8(_mm_cvtsi64_si128(static_cast<int64_t>(iq4_xs_scales(b))), _mm_set1_epi8(32));
+            const __m256i sc = _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(ls));
+            __m256i is = _mm256_setzero_si256();
+            for (int p = 0; p < 4; ++p) {
+                const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 8 + 32 * p));
+                const __m256i lo = _mm256_shuffle_epi8(lut, _mm256_and_si256(q, low4));
+                const __m256i hi = _mm256_shuffle_epi8(lut, _mm256_and_si256(_mm256_srli_epi16(q, 4), low4));
+                const __m256i xlo = _mm256_load_si256(reinterpret_cast<const __m256i*>(a + 64 * p));
+                const __m256i xhi = _mm256_load_si256(reinterpret_cast<const __m256i*>(a + 64 * p + 32));
+                const __m256i scp = _mm256_shuffle_epi8(sc, ctl.c[p]);
+                // each int16 pair sum <= 2 * 127 * 127: lo and hi are scaled into int32 separately
+                is = _mm256_add_epi32(
+                    is, _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_abs_epi8(lo), _mm256_sign_epi8(xlo, lo)), scp));
+                is = _mm256_add_epi32(
+                    is, _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_abs_epi8(hi), _mm256_sign_epi8(xhi, hi)), scp));
+            }
+            acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(is), _mm256_set1_ps(h2f(b) * dx), acc[r]);
+        }
+    }
+    for (int r = 0; r < R; ++r) y[r] = hsum256(acc[r]);
+}
+
+void gemv_iq4_xs(const void* w, size_t ws, int64_t nrows, int64_t k, const void* xq, float* y) {
+    const auto* wb = static_cast<const uint8_t*>(w);
+    const int64_t nsb = k / 256;
+    uint8_t* act = t_act.get(static_cast<size_t>(nsb) * kSuperXS);
+    prepare_iq4_xs(static_cast<const uint8_t*>(xq), nsb, act);
+    row_tiles<4>(nrows,
+                 [&](int64_t r, auto R) { rows_iq4_xs<R>(wb + r * ws, ws, act, nsb, wb + (r + R) * ws, y + r); });
+}
+
 }  // namespace
 
 void fill_gemv(Kernels& t) {
@@ -391,6 +460,7 @@ void fill_gemv(Kernels& t) {
     route<DType::Q4_K, gemv_k4<Q4_KV>>(t);
     route<DType::Q5_K, gemv_k4<Q5_KV>>(t);
     route<DType::Q6_K, gemv_q6_K>(t);
+    route<DType::IQ4_XS, gemv_iq4_xs>(t);
 }
 
 }  // namespace lc::cpu::avx2

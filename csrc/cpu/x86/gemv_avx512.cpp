@@ -198,7 +198,6 @@ void gemv_q8_0(const void* w, size_t ws, int64_t nrows, int64_t k, const void* x
 // Prepared activation per super-block (320 bytes): X[4][64] = the Q8_K quants as sub-blocks (0,2) (1,3) (4,6) (5,7),
 // then bs[8] int16 (sum of each 32-element sub-block) and dx (f32).
 constexpr size_t kSuperK = 5 * 64;
-constexpr int kQ8KBytes = sizeof(block_q8_K);  // d f32 at 0, qs at 4, bsums at 260
 
 void prepareK(const uint8_t* xq, int64_t nsb, uint8_t* out) {
     static constexpr int kOrder[8] = {0, 2, 1, 3, 4, 6, 5, 7};
@@ -226,17 +225,6 @@ struct ScaleCtl {
             c[v] = _mm512_load_si512(b);
         }
     }
-};
-
-// Q4_K and Q5_K: byte offset of the 128 quant bytes, of Q5_K's 32 high-bit bytes (qh bit i of byte l is the fifth bit
-// of sub-block i's element l).
-struct Q4_KV {
-    static constexpr int kBytes = sizeof(block_q4_K), kQs = 16, kQh = 0;
-    static constexpr bool kHigh = false;
-};
-struct Q5_KV {
-    static constexpr int kBytes = sizeof(block_q5_K), kQs = 48, kQh = 16;
-    static constexpr bool kHigh = true;
 };
 
 // 64 bytes: a in bytes 0-31, b in bytes 32-63.
@@ -485,18 +473,6 @@ void prepare_iq4_xs(const uint8_t* xq, int64_t nsb, uint8_t* out) {
         }
         std::memcpy(o + 384, src, 4);
     }
-}
-
-// The 8 six-bit scales of an IQ4_XS block (scales_h: 2 bits each, scales_l: 4 bits each) as bytes 0..63.
-inline uint64_t iq4_xs_scales(const uint8_t* b) {
-    uint64_t l = ld32(b + 4), h = ld16(b + 2);
-    l = (l | l << 16) & 0x0000FFFF0000FFFFULL;  // nibble i -> byte i
-    l = (l | l << 8) & 0x00FF00FF00FF00FFULL;
-    l = (l | l << 4) & 0x0F0F0F0F0F0F0F0FULL;
-    h = (h | h << 24) & 0x000000FF000000FFULL;  // 2-bit field i -> byte i
-    h = (h | h << 12) & 0x000F000F000F000FULL;
-    h = (h | h << 6) & 0x0303030303030303ULL;
-    return l | h << 4;
 }
 
 template <int R>
