@@ -162,9 +162,11 @@ def test_matmul_every_format(level, wtype):
 
 
 def test_matmul_large_decode_and_prefill(level):
-    """Shapes like a real layer (k = 576, 1536 rows) for the formats of the real models, 1 and 2 threads."""
+    """Shapes like a real layer (k = 576, 1536 rows) for the formats of the real models and every format with a
+    matrix-vector kernel, 1, 2 and 3 threads."""
     rng = np.random.default_rng(7)
-    for wtype in ["Q4_0", "Q4_1", "Q5_0", "Q8_0", "Q4_K", "Q5_K", "Q6_K", "F16", "F32"]:
+    formats = ["Q4_0", "Q4_1", "Q5_0", "Q8_0", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "IQ4_NL", "IQ4_XS", "F16", "F32"]
+    for wtype in formats:
         k = 768 if ops.BLOCK[wtype][0] == 256 else 576
         w = random_weights(wtype, 1536 // 4, k, rng)
         wd = dequantize(w, wtype, k)

@@ -35,6 +35,30 @@ struct IQ4_NLV {
     static constexpr bool kMin = false, kLut = true, kHigh = false;
 };
 
+// Q4_K and Q5_K: byte offsets of the 128 quant bytes and of Q5_K's 32 high-bit bytes (qh bit i of byte l is the
+// fifth bit of sub-block i's element l).
+struct Q4_KV {
+    static constexpr int kBytes = sizeof(block_q4_K), kQs = 16, kQh = 0;
+    static constexpr bool kHigh = false;
+};
+struct Q5_KV {
+    static constexpr int kBytes = sizeof(block_q5_K), kQs = 48, kQh = 16;
+    static constexpr bool kHigh = true;
+};
+constexpr int kQ8KBytes = sizeof(block_q8_K);  // the K-quants' activation: d f32 at 0, qs at 4, bsums at 260
+
+// The 8 six-bit scales of an IQ4_XS block (scales_h: 2 bits each, scales_l: 4 bits each) as bytes 0..63.
+inline uint64_t iq4_xs_scales(const uint8_t* b) {
+    uint64_t l = ld32(b + 4), h = ld16(b + 2);
+    l = (l | l << 16) & 0x0000FFFF0000FFFFULL;  // nibble i -> byte i
+    l = (l | l << 8) & 0x00FF00FF00FF00FFULL;
+    l = (l | l << 4) & 0x0F0F0F0F0F0F0F0FULL;
+    h = (h | h << 24) & 0x000000FF000000FFULL;  // 2-bit field i -> byte i
+    h = (h | h << 12) & 0x000F000F000F000FULL;
+    h = (h | h << 6) & 0x0303030303030303ULL;
+    return l | h << 4;
+}
+
 // Prepared activation of a 32-element format, per group of G blocks (G = 2 for ymm, 4 for zmm), 80 * G bytes:
 //   lo[16G]  elements 0-15 of each block      hi[16G]  elements 16-31
 //   nc[4G]   int32: -offset * sum of the 8 activation bytes lane i meets (lo and hi)
