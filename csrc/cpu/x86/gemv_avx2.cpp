@@ -306,10 +306,11 @@ void gemv_iq4_nl(const void* w, size_t ws, int64_t nrows, int64_t k, const void*
 // is one 16-element group whose int8 scale comes in as int16 lanes of vpmaddwd; q - 32 through Q8_K's sums of 16.
 // =================================================================================================================
 
-// vpshufb controls: vector j of a half takes int16 scale 2j (lane 0) and 2j + 1 (lane 1) of the half's 8.
-struct Q6Ctl {
+// vpshufb controls: step j (Q6_K: vector j of a half; IQ4_XS: pair j) takes int16 scale 2j (lane 0) and 2j + 1
+// (lane 1) of the 8 in each lane.
+struct ScalePairCtl {
     __m256i c[4];
-    Q6Ctl() {
+    ScalePairCtl() {
         for (int j = 0; j < 4; ++j) {
             alignas(32) uint8_t b[32];
             for (int i = 0; i < 32; ++i) b[i] = static_cast<uint8_t>(2 * (2 * j + i / 16) + (i & 1));
@@ -320,7 +321,7 @@ struct Q6Ctl {
 
 template <int R>
 void rows_q6_K(const uint8_t* w, size_t ws, const uint8_t* x, int64_t nsb, const uint8_t* pf, float* y) {
-    static const Q6Ctl ctl;
+    static const ScalePairCtl ctl;
     constexpr int kBytes = sizeof(block_q6_K);  // ql[128] at 0, qh[64] at 128, scales[16] at 192, d at 208
     const __m256i low4 = _mm256_set1_epi8(0x0F), hi2 = _mm256_set1_epi8(0x30);
     __m256 acc[R];
@@ -389,21 +390,9 @@ void prepare_iq4_xs(const uint8_t* xq, int64_t nsb, uint8_t* out) {
     }
 }
 
-// vpshufb controls: pair p takes int16 scale 2p (lane 0) and 2p + 1 (lane 1) of the 8 in each lane.
-struct PairCtl {
-    __m256i c[4];
-    PairCtl() {
-        for (int p = 0; p < 4; ++p) {
-            alignas(32) uint8_t b[32];
-            for (int i = 0; i < 32; ++i) b[i] = static_cast<uint8_t>(2 * (2 * p + i / 16) + (i & 1));
-            c[p] = _mm256_load_si256(reinterpret_cast<const __m256i*>(b));
-        }
-    }
-};
-
 template <int R>
 void rows_iq4_xs(const uint8_t* w, size_t ws, const uint8_t* act, int64_t nsb, const uint8_t* pf, float* y) {
-    static const PairCtl ctl;
+    static const ScalePairCtl ctl;
     constexpr int kBytes = sizeof(block_iq4_xs);  // d at 0, scales_h at 2, scales_l[4] at 4, qs[128] at 8
     const __m256i low4 = _mm256_set1_epi8(0x0F);
     const __m256i lut = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kvalues_iq4nl)));

@@ -305,6 +305,18 @@ void gemv_k4(const void* w, size_t ws, int64_t nrows, int64_t k, const void* xq,
 // Prepared activation per super-block: X_s[4][64], bsums[16] int16 (Q8_K's sums of 16), dx f32; 320 bytes.
 constexpr size_t kSuper2 = 5 * 64;
 
+// One prepared super-block in registers, as the Q2_K and Q3_K rows read it.
+struct Super2 {
+    __m512i xs[4];
+    __m256i bsums;
+    float dx;
+    explicit Super2(const uint8_t* a) {
+        for (int s = 0; s < 4; ++s) xs[s] = _mm512_load_si512(a + 64 * s);
+        bsums = _mm256_load_si256(reinterpret_cast<const __m256i*>(a + 256));
+        std::memcpy(&dx, a + 288, 4);
+    }
+};
+
 void prepare2(const uint8_t* xq, int64_t nsb, uint8_t* out) {
     for (int64_t sb = 0; sb < nsb; ++sb) {
         const uint8_t* src = xq + sb * kQ8KBytes;
@@ -349,12 +361,10 @@ void rows_q2_K(const uint8_t* w, size_t ws, const uint8_t* act, int64_t nsb, con
         accm[r] = _mm256_setzero_ps();
     }
     for (int64_t sb = 0; sb < nsb; ++sb) {
-        const uint8_t* a = act + sb * kSuper2;
-        __m512i xs[4];
-        for (int s = 0; s < 4; ++s) xs[s] = _mm512_load_si512(a + 64 * s);
-        const __m256i bsums = _mm256_load_si256(reinterpret_cast<const __m256i*>(a + 256));
-        float dx;
-        std::memcpy(&dx, a + 288, 4);
+        const Super2 X(act + sb * kSuper2);
+        const __m512i* xs = X.xs;
+        const __m256i bsums = X.bsums;
+        const float dx = X.dx;
         for (int r = 0; r < R; ++r) {
             const uint8_t* b = w + r * ws + sb * kBytes;
             prefetch(pf + r * ws + sb * kBytes, kBytes);
@@ -400,12 +410,10 @@ void rows_q3_K(const uint8_t* w, size_t ws, const uint8_t* act, int64_t nsb, con
     __m512 acc[R];
     for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
     for (int64_t sb = 0; sb < nsb; ++sb) {
-        const uint8_t* a = act + sb * kSuper2;
-        __m512i xs[4];
-        for (int s = 0; s < 4; ++s) xs[s] = _mm512_load_si512(a + 64 * s);
-        const __m256i bsums = _mm256_load_si256(reinterpret_cast<const __m256i*>(a + 256));
-        float dx;
-        std::memcpy(&dx, a + 288, 4);
+        const Super2 X(act + sb * kSuper2);
+        const __m512i* xs = X.xs;
+        const __m256i bsums = X.bsums;
+        const float dx = X.dx;
         for (int r = 0; r < R; ++r) {
             const uint8_t* b = w + r * ws + sb * kBytes;
             prefetch(pf + r * ws + sb * kBytes, kBytes);
